@@ -1,0 +1,44 @@
+"""Command line: ``python -m helpers build [--check] [--root DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers.build import BuildError, build
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build_cmd = commands.add_parser("build", help="write exercises/ from solutions/")
+    build_cmd.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if exercises/ is stale"
+    )
+    build_cmd.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the course folder (default: here)"
+    )
+    args = parser.parse_args(argv)
+
+    if not (args.root / "solutions").is_dir():
+        print(f"error: {args.root / 'solutions'} is not a folder", file=sys.stderr)
+        return 2
+    try:
+        differing = build(args.root, check=args.check)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        for path in differing:
+            print(f"stale: {path}")
+        return 1 if differing else 0
+    for path in differing:
+        print(f"wrote: {path}")
+    if not differing:
+        print("exercises/ is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""Grade a learner's notebook namespace against a task of the syllabus.
+
+Example:
+    >>> from helpers.grading import run_check, TASKS
+    >>> result = run_check("01.affine", {})
+    >>> result.status, result.passed
+    ('fail', False)
+    >>> "01.affine" in TASKS
+    True
+
+In a notebook the check cell is one line, ``run_check("01.affine", globals())``; the
+result displays itself (a pass/fail headline, the failing probe, expected vs got, one
+hint). ``run_check`` never raises, whatever the learner's code does.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import types
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+from helpers import sandbox
+from helpers.checks import REGISTRY, core
+from helpers.checks import module_01 as _module_01  # noqa: F401  (registers its tasks)
+
+__all__ = ["TASKS", "CheckResult", "Status", "run_check"]
+
+Status = Literal["pass", "fail", "not_implemented", "error"]
+
+TASKS: Mapping[str, core.Task] = types.MappingProxyType(REGISTRY)
+"""Every task id, with its title, the names it needs and its notebook (read-only)."""
+
+_SYMBOLS = {"pass": "✓", "fail": "✗", "not_implemented": "…", "error": "!"}
+_COLOURS = {"pass": "#1a7f37", "fail": "#cf222e", "not_implemented": "#9a6700", "error": "#8250df"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check.
+
+    Attributes:
+        task_id: the task's id, e.g. ``"01.affine"``.
+        status: ``"pass"``, ``"fail"``, ``"not_implemented"`` or ``"error"``.
+        headline: one line saying what happened.
+        probe: the probe that failed (None when passed).
+        expected, got: what the probe wanted and what it saw, when that applies.
+        facts: further lines (mismatch counts, the line of learner code that raised).
+        hint: one hint for the fix.
+        printed: what the learner's code printed during the check.
+        probes_passed: the probes that passed, in order.
+    """
+
+    task_id: str
+    status: Status
+    headline: str
+    probe: str | None = None
+    expected: str | None = None
+    got: str | None = None
+    facts: tuple[str, ...] = ()
+    hint: str | None = None
+    printed: str = ""
+    probes_passed: tuple[str, ...] = field(default=(), repr=False)
+
+    @property
+    def passed(self) -> bool:
+        """True only for status ``"pass"``."""
+        return self.status == "pass"
+
+    @property
+    def message(self) -> str:
+        """The full readable report: headline, probe, expected vs got, facts, hint."""
+        lines = [f"{_SYMBOLS[self.status]} {self.task_id}: {self.headline}"]
+        if self.status == "pass":
+            lines += [f"  ✓ {p}" for p in self.probes_passed]
+        if self.probe:
+            lines.append(f"  Probe:    {self.probe}")
+        if self.expected is not None:
+            lines.append(f"  Expected: {self.expected}")
+        if self.got is not None:
+            lines.append(f"  Got:      {self.got}")
+        lines += [f"  {fact}" for fact in self.facts]
+        if self.hint:
+            lines.append(f"  Hint: {self.hint}")
+        if self.printed and not self.passed:
+            lines.append("  Your code printed during the check:")
+            lines += [f"  | {line}" for line in self.printed.splitlines()]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.message)
+
+    def _repr_html_(self) -> str:
+        colour = _COLOURS[self.status]
+        return (
+            f'<pre style="border-left: 4px solid {colour}; padding: 4px 8px; '
+            f'white-space: pre-wrap">{html.escape(self.message)}</pre>'
+        )
+
+
+def run_check(
+    task_id: str, namespace: Mapping[str, Any], *, timeout: float | None = None
+) -> CheckResult:
+    """Check the learner's definitions in ``namespace`` against task ``task_id``.
+
+    Args:
+        task_id: an id of ``TASKS``, e.g. ``"01.affine"``.
+        namespace: where the learner's names live; in a notebook, ``globals()``.
+        timeout: seconds the learner's code may run in total (default: the task's).
+
+    Returns:
+        A ``CheckResult``; this function never raises.
+    """
+    try:
+        return _run_check(task_id, namespace, timeout)
+    except BaseException as exc:  # the promise: never raise, whatever happened
+        return CheckResult(
+            str(task_id),
+            "error",
+            "the check itself failed (a bug in the course: please report it)",
+            got=f"{type(exc).__name__}: {exc}",
+        )
+
+
+def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None) -> CheckResult:
+    task = REGISTRY.get(task_id) if isinstance(task_id, str) else None
+    if task is None:
+        known = ", ".join(sorted(REGISTRY))
+        return CheckResult(
+            str(task_id), "error", "unknown task id", hint=f"Known task ids: {known}."
+        )
+    if not isinstance(namespace, Mapping):
+        return CheckResult(
+            task_id,
+            "error",
+            "the namespace is not a mapping",
+            got=core.describe(namespace),
+            hint=f'Pass the notebook\'s globals: run_check("{task_id}", globals()).',
+        )
+    tampered = _tampered()
+    if tampered:
+        return _tampered_result(task_id, tampered)
+
+    checker = core.Checker(namespace)
+    outcome: CheckResult | None = None
+    captured = None
+    try:
+        with sandbox.isolated(timeout or task.timeout) as captured:
+            torch.manual_seed(zlib.crc32(task_id.encode()))
+            task.check(checker)
+    except core.Fail as failure:
+        outcome = CheckResult(
+            task_id,
+            "fail",
+            failure.headline,
+            probe=failure.probe,
+            expected=failure.expected,
+            got=failure.got,
+            facts=failure.facts,
+            hint=failure.hint,
+        )
+    except core.NotImplementedYet as stub:
+        outcome = CheckResult(
+            task_id,
+            "not_implemented",
+            "not implemented yet",
+            facts=(str(stub),),
+            hint="Replace the `raise NotImplementedError(...)` lines with your code, run "
+            "that cell, then run this check again.",
+        )
+    except sandbox.TimeLimitExceeded:
+        outcome = CheckResult(
+            task_id,
+            "error",
+            f"your code ran longer than {timeout or task.timeout:g} s and was stopped",
+            probe=checker.interrupted_at,
+            hint="Look for a loop that never ends (a `while` whose condition never "
+            "changes, or a forward that calls itself).",
+        )
+    except KeyboardInterrupt:
+        outcome = CheckResult(
+            task_id, "error", "the check was interrupted", probe=checker.interrupted_at
+        )
+    except SystemExit as exc:
+        outcome = CheckResult(
+            task_id,
+            "error",
+            "your code called exit()",
+            probe=checker.interrupted_at,
+            got=f"SystemExit({exc.code!r})",
+            hint="Remove the exit()/sys.exit() call from your code.",
+        )
+    printed = captured.printed() if captured is not None else ""
+
+    tampered = _tampered()
+    if tampered:
+        return _tampered_result(task_id, tampered)
+    if outcome is None:
+        outcome = CheckResult(
+            task_id,
+            "pass",
+            f"passed — {task.title} ({len(checker.passed)} probes)",
+            probes_passed=tuple(checker.passed),
+        )
+    return _with_printed(outcome, printed)
+
+
+def _with_printed(result: CheckResult, printed: str) -> CheckResult:
+    if not printed:
+        return result
+    return CheckResult(**{**result.__dict__, "printed": printed})
+
+
+# -- tamper guard ---------------------------------------------------------------------------
+# Learner code can rebind names in the grader's modules or in torch to fool a verdict.
+# Everything a verdict depends on is snapshotted here at import and compared before and
+# after every check. (An instructor grades in a fresh process, where nothing was patched.)
+
+
+def _guarded_namespaces() -> dict[str, dict[str, Any]]:
+    """The functions, classes and class members a verdict depends on, by identity."""
+    spaces: dict[str, dict[str, Any]] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not (name == "helpers" or name.startswith("helpers.")):
+            continue
+        members = _members(module)
+        spaces[name] = members
+        for member in members.values():
+            if isinstance(member, type) and member.__module__ == name:
+                spaces[f"{name}.{member.__qualname__}"] = _members(member)
+    spaces["helpers.checks.REGISTRY"] = dict(REGISTRY)
+    spaces["torch"] = {n: vars(torch)[n] for n in ("equal", "allclose", "isclose", "manual_seed")}
+    spaces["torch.testing"] = {"assert_close": torch.testing.assert_close}
+    spaces["torch.nn.Module"] = _members(torch.nn.Module)
+    spaces["torch.Tensor"] = _members(torch.Tensor)
+    return spaces
+
+
+_GUARDED_KINDS = (types.ModuleType, property, staticmethod, classmethod)
+
+
+def _members(owner: Any) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in vars(owner).items()
+        if callable(value) or isinstance(value, _GUARDED_KINDS)
+    }
+
+
+def _tampered() -> list[str]:
+    """Guarded names whose object changed since import (rebound or deleted)."""
+    now = _guarded_namespaces()
+    return sorted(
+        f"{space}.{name}"
+        for space, members in _SNAPSHOT.items()
+        for name, value in members.items()
+        if now.get(space, {}).get(name, _MISSING) is not value
+    )
+
+
+def _tampered_result(task_id: str, names: list[str]) -> CheckResult:
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return CheckResult(
+        task_id,
+        "error",
+        "the grader or torch was modified in this kernel, so no verdict can be trusted",
+        got=f"changed: {shown}",
+        hint="Restart the kernel (Kernel → Restart) and run the notebook again without "
+        "the code that reassigns these names.",
+    )
+
+
+_MISSING = object()
+_SNAPSHOT = _guarded_namespaces()  # last, so that it includes this module's own names
