@@ -7,10 +7,31 @@ One module per concern:
 - ``helpers.versions``: ``print_versions(device)`` for a lesson's setup cell;
 - ``helpers.grading``: ``run_check(task_id, namespace)`` and ``TASKS``;
 - ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``.
+
+``from helpers import get_device, print_versions, seed_everything`` works as usual; the
+modules load on first use, so ``import helpers`` alone does not import torch (the
+exercise builder and the test runner's plugin stay fast).
 """
 
-from helpers.device import get_device
-from helpers.seeding import seed_everything
-from helpers.versions import print_versions
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = ["get_device", "print_versions", "seed_everything"]
+
+_HOME = {
+    "get_device": "helpers.device",
+    "print_versions": "helpers.versions",
+    "seed_everything": "helpers.seeding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(_HOME[name]), name)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -122,6 +122,12 @@ def run_check(
     try:
         return _run_check(task_id, namespace, timeout)
     except BaseException as exc:  # the promise: never raise, whatever happened
+        try:
+            tampered = _tampered()
+        except BaseException:
+            tampered = ["(the tamper guard itself)"]
+        if tampered:  # a patched grader or torch is the likelier cause
+            return _tampered_result(str(task_id), tampered)
         return CheckResult(
             str(task_id),
             "error",

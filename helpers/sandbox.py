@@ -8,7 +8,8 @@
 - the random state of Python, NumPy and torch (CPU and initialised GPUs) is saved and
   restored, so a check can seed and draw its own inputs without moving the learner's
   random streams;
-- torch's grad mode and default dtype are restored;
+- autograd is on while the check runs (even when called under ``torch.no_grad()``),
+  and torch's grad mode and default dtype are restored afterwards;
 - whatever learner code prints is captured instead of shown (a fake "passed" line cannot
   sit next to the verdict), and handed back so a failure message can quote it.
 """
@@ -88,7 +89,9 @@ def _restored_torch_modes() -> Iterator[None]:
     grad_enabled = torch.is_grad_enabled()
     default_dtype = torch.get_default_dtype()
     try:
-        yield
+        # Checks run with autograd on, whatever the caller's context (no_grad, inference_mode).
+        with torch.inference_mode(False), torch.enable_grad():
+            yield
     finally:
         torch.set_grad_enabled(grad_enabled)
         torch.set_default_dtype(default_dtype)

@@ -436,7 +436,14 @@ def check_gaussian_noise(t: Checker) -> None:
         layer = t.call(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
         x = torch.randn(50, 40)
         with torch.no_grad():
-            _expect_noise(t, layer, x, 1.0)
+            _expect_noise(
+                t,
+                layer,
+                x,
+                1.0,
+                no_noise_hint="Decide on self.training, not on torch.is_grad_enabled(): "
+                "training mode adds noise under torch.no_grad() too.",
+            )
 
     with t.probe("eval mode returns x unchanged"):
         layer = t.call(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
@@ -486,7 +493,9 @@ def check_gaussian_noise(t: Checker) -> None:
         _expect_noise(t, layer, torch.randn(100, 100).to(device), 1.0)
 
 
-def _expect_noise(t: Checker, layer: nn.Module, x: torch.Tensor, sigma: float) -> None:
+def _expect_noise(
+    t: Checker, layer: nn.Module, x: torch.Tensor, sigma: float, *, no_noise_hint: str = ""
+) -> None:
     """``layer(x) - x`` must look like standard normal noise times sigma, of x's shape."""
     x_before = x.clone()
     y = t.expect_tensor(t.call(layer, x, what=f"GaussianNoise({sigma})(x)"), what="the output")
@@ -512,7 +521,7 @@ def _expect_noise(t: Checker, layer: nn.Module, x: torch.Tensor, sigma: float) -
     mean, std = noise.mean().item(), noise.std().item()
     facts = [f"(output - x) / sigma over {n} values: mean {mean:.3f}, std {std:.3f}"]
     if std < 1e-6:
-        hint = (
+        hint = no_noise_hint or (
             "No noise was added in training mode: add self.sigma * torch.randn_like(x) "
             "when self.training is True (`self.eval` is a method, so `if self.eval:` is "
             "always true)."

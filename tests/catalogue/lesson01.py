@@ -1,0 +1,555 @@
+"""Lesson 01: mistakes learners make writing Affine, Residual and GaussianNoise, and
+correct solutions written in other ways. Class names say what is wrong or different."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from catalogue import correct, mistake
+
+# -- 01.affine: mistakes ----------------------------------------------------------------------
+
+
+@mistake("01.affine", hint="super().__init__()")
+class AffineForgotSuper(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+@mistake("01.affine", hint="(out_features, in_features), the nn.Linear convention")
+class AffineWeightInByOut(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+@mistake("01.affine", hint="Wrap the tensors in nn.Parameter")
+class AffinePlainTensors(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = torch.randn(out_features, in_features, requires_grad=True)
+        self.bias = torch.zeros(out_features, requires_grad=True) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+
+@mistake("01.affine", hint="The bias is missing")
+class AffineForgetsBiasInForward(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return x @ self.weight.T
+
+
+@mistake("01.affine", hint="With bias=False register no bias")
+class AffineAlwaysHasBias(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+@mistake("01.affine", hint="skip the addition when there is no bias")
+class AffineAddsNoneBias(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+
+@mistake("01.affine", hint="torch.mm only takes 2-D tensors")
+class AffineTorchMm(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = torch.mm(x, self.weight.t())
+        return y + self.bias if self.bias is not None else y
+
+
+@mistake("01.affine", hint="Keep the leading dimensions")
+class AffineFlattensInput(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x.reshape(-1, self.weight.shape[1]) @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+
+@mistake("01.affine", hint="`.data`, `.detach()` or `torch.no_grad()` in forward cut the graph")
+class AffineUsesData(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight.data.T
+        return y + self.bias.data if self.bias is not None else y
+
+
+@mistake("01.affine", hint="Name the parameters exactly `weight` and `bias`")
+class AffineOtherNames(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.W = nn.Parameter(torch.randn(out_features, in_features))
+        self.b = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.W.T
+        return y + self.b if self.b is not None else y
+
+
+@mistake("01.affine", hint="Define `def extra_repr(self)")
+class AffineNoExtraRepr(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+@mistake("01.affine", hint="from the constructor's arguments")
+class AffineHardCodedRepr(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        return "in_features=3, out_features=2, bias=True"
+
+
+@mistake("01.affine", hint="`super(OtherClass, self)` names the wrong class")
+class AffineSuperOfOtherClass(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super(nn.Linear, self).__init__()  # copied from another class
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+@mistake("01.affine", hint="does not subclass nn.Module")
+class AffineNotAModule:
+    def __init__(self, in_features, out_features, bias=True):
+        self.weight = torch.randn(out_features, in_features)
+        self.bias = torch.zeros(out_features) if bias else None
+
+    def __call__(self, x):
+        return x @ self.weight.T + self.bias
+
+
+@mistake("01.affine", hint="has no forward method")
+class AffineForwardMisspelled(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def foward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+# -- 01.affine: correct alternatives ----------------------------------------------------------
+
+
+@correct("01.affine")
+class AffineFunctional(nn.Module):
+    """F.linear, register_parameter for the missing bias, kaiming init."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(out_features))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineEinsum(nn.Module):
+    """einsum over the last dimension, flag stored separately, custom __repr__."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.sizes = (in_features, out_features)
+        self.use_bias = bias
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) * 0.1)
+        self.bias = nn.Parameter(torch.randn(out_features) * 0.1) if bias else None
+
+    def forward(self, x):
+        y = torch.einsum("...i,oi->...o", x, self.weight)
+        if self.use_bias:
+            y = y + self.bias
+        return y
+
+    def __repr__(self):
+        i, o = self.sizes
+        return f"Affine(in_features={i}, out_features={o}, bias={self.use_bias})"
+
+
+@correct("01.affine")
+class AffineMatmulAddmm(nn.Module):
+    """torch.matmul with the transpose written as .t(), a bias of zeros added when absent."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = nn.Parameter(torch.rand(out_features, in_features) - 0.5)
+        self.bias = nn.Parameter(torch.rand(out_features) - 0.5) if bias else None
+
+    def forward(self, x):
+        out = torch.matmul(x, self.weight.t())
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self):
+        return "in_features={}, out_features={}, bias={}".format(  # noqa: UP032 (on purpose)
+            self.in_features, self.out_features, self.bias is not None
+        )
+
+
+# -- 01.residual: mistakes ---------------------------------------------------------------------
+
+
+@mistake("01.residual", hint="plain Python container")
+class ResidualPlainList(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fns = [fn]
+
+    def forward(self, x):
+        return x + self.fns[0](x)
+
+
+@mistake("01.residual", hint="The skip connection is missing")
+class ResidualForgetsSkip(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+@mistake("01.residual", hint="modify the caller's tensor")
+class ResidualInPlace(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        x += self.fn(x)
+        return x
+
+
+@mistake("01.residual", hint="super().__init__()")
+class ResidualForgotSuper(nn.Module):
+    def __init__(self, fn):
+        self.fn = fn
+
+    def forward(self, x):
+        return x + self.fn(x)
+
+
+@mistake("01.residual", hint="Keep the module you were given")
+class ResidualDeepCopies(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = copy.deepcopy(fn)
+
+    def forward(self, x):
+        return x + self.fn(x)
+
+
+_notebook_fn = nn.Linear(4, 4)  # a global the learner tried things with
+
+
+@mistake("01.residual", hint="Return x + self.fn(x)", extra={"fn": _notebook_fn})
+class ResidualUsesGlobalFn(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return x + _notebook_fn(x)
+
+
+@mistake("01.residual", hint="Call self.fn(x) once and reuse the result")
+class ResidualCallsFnTwice(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        print("fn(x) has shape", self.fn(x).shape)  # debugging left in
+        return x + self.fn(x)
+
+
+@mistake("01.residual", hint="The skip path must be the input itself")
+class ResidualDetachesSkip(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return x.detach() + self.fn(x)
+
+
+# -- 01.residual: correct alternatives -----------------------------------------------------------
+
+
+@correct("01.residual")
+class ResidualAddModule(nn.Module):
+    """add_module under another name, torch.add."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.add_module("body", fn)
+
+    def forward(self, x):
+        return torch.add(self.body(x), x)
+
+
+@correct("01.residual")
+class ResidualInSequential(nn.Module):
+    """fn kept inside an nn.Sequential (still registered), result added out of place."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.inner = nn.Sequential(fn)
+
+    def forward(self, x):
+        out = self.inner(x)
+        return out + x
+
+
+# -- 01.gaussian_noise: mistakes ---------------------------------------------------------------
+
+
+@mistake("01.gaussian_noise", hint="torch.rand is uniform")
+class NoiseUniform(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma * torch.rand_like(x) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="not sigma ** 2")
+class NoiseVarianceScale(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma**2 * torch.randn_like(x) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="Return x unchanged when `not self.training`")
+class NoiseAlsoInEval(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x)
+
+
+@mistake("01.gaussian_noise", hint="`self.eval` is a method")
+class NoiseChecksEvalMethod(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.eval:
+            return x
+        return x + self.sigma * torch.randn_like(x)
+
+
+@mistake("01.gaussian_noise", hint="not torch.randn(x.shape)")
+class NoiseFixedDtype(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn(x.shape)
+
+
+@mistake("01.gaussian_noise", hint="store it as a plain float")
+class NoiseSigmaParameter(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = nn.Parameter(torch.tensor(float(sigma)))
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="not once in __init__")
+class NoiseDrawnOnce(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+        self.noise = None
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        if self.noise is None or self.noise.shape != x.shape:
+            self.noise = torch.randn_like(x)
+        return x + self.sigma * self.noise
+
+
+@mistake("01.gaussian_noise", hint="forward changed its input x in place")
+class NoiseInPlace(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.training:
+            x.add_(self.sigma * torch.randn_like(x))
+        return x
+
+
+@mistake("01.gaussian_noise", hint="draw one per element")
+class NoiseOneValue(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn(1, dtype=x.dtype) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="not on torch.is_grad_enabled()")
+class NoiseGatedOnGradMode(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            return x + self.sigma * torch.randn_like(x)
+        return x
+
+
+@mistake("01.gaussian_noise", hint="The noise is not scaled")
+class NoiseUnscaled(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + torch.randn_like(x) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="no .data / .detach()")
+class NoiseDetached(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return (x + self.sigma * torch.randn_like(x)).detach() if self.training else x
+
+
+# -- 01.gaussian_noise: correct alternatives ----------------------------------------------------
+
+
+@correct("01.gaussian_noise")
+class NoiseNormalInPlaceOnNew(nn.Module):
+    """A fresh tensor filled in place with normal_(std=sigma)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.training:
+            return x + torch.empty_like(x).normal_(mean=0.0, std=self.sigma)
+        return x
+
+
+@correct("01.gaussian_noise")
+class NoiseTorchNormal(nn.Module):
+    """torch.normal with dtype and device, sigma kept as a non-persistent buffer."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.register_buffer("sigma", torch.tensor(float(sigma)), persistent=False)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        noise = torch.normal(0.0, 1.0, size=x.shape, dtype=x.dtype, device=x.device)
+        return x + noise * self.sigma.to(x.dtype)
+
+
+@correct("01.gaussian_noise")
+class NoiseRandnWithKwargs(nn.Module):
+    """torch.randn(x.shape, dtype=..., device=...) and an explicit else branch."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = float(sigma)
+
+    def forward(self, x):
+        if self.training:
+            noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
+            out = x + noise * self.sigma
+        else:
+            out = x
+        return out

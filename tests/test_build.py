@@ -1,0 +1,100 @@
+"""exercises/ is generated from solutions/ and must equal what the build writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from helpers.__main__ import main
+from helpers.build import BuildError, build, exercise_from_solution, stub_source
+
+
+def test_exercises_equal_what_the_build_writes(root):
+    stale = build(root, check=True)
+    assert stale == [], f"run `python -m helpers build`: {stale} differ"
+
+
+def test_every_solution_has_its_exercise_and_lesson(root):
+    solutions = {p.name for p in (root / "solutions").glob("*.ipynb")}
+    assert solutions
+    assert solutions == {p.name for p in (root / "exercises").glob("*.ipynb")}
+    assert solutions <= {p.name for p in (root / "notebooks").glob("*.ipynb")}
+
+
+def test_region_becomes_a_stub_at_its_indentation():
+    source = (
+        "def f(x):\n"
+        "    ### BEGIN SOLUTION: double x\n"
+        "    y = 2 * x\n"
+        "    return y\n"
+        "    ### END SOLUTION\n"
+        "\n"
+        "class A:\n"
+        "    def g(self):\n"
+        "        ### BEGIN SOLUTION\n"
+        "        return 1\n"
+        "        ### END SOLUTION"
+    )
+    assert stub_source(source) == (
+        "def f(x):\n"
+        "    raise NotImplementedError('TODO: double x')\n"
+        "\n"
+        "class A:\n"
+        "    def g(self):\n"
+        "        raise NotImplementedError('TODO: write your code here')"
+    )
+
+
+def test_source_without_regions_is_unchanged():
+    assert stub_source("x = 1\nprint(x)") == "x = 1\nprint(x)"
+
+
+@pytest.mark.parametrize(
+    "source, problem",
+    [
+        ("def f():\n    ### BEGIN SOLUTION\n    pass", "never closed"),
+        ("def f():\n    ### END SOLUTION", "without BEGIN"),
+        ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION", "inside a region"),
+        ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "top level"),
+    ],
+)
+def test_malformed_markers_are_reported(source, problem):
+    with pytest.raises(BuildError, match=problem):
+        stub_source(source)
+
+
+def test_outputs_and_counts_are_cleared_and_markdown_kept(root):
+    solution = nbformat.read(root / "solutions" / "01_module.ipynb", as_version=4)
+    exercise = exercise_from_solution(solution)
+    assert any(c.get("outputs") for c in solution.cells)  # the solution keeps its outputs
+    for before, after in zip(solution.cells, exercise.cells, strict=True):
+        assert before.cell_type == after.cell_type
+        if after.cell_type == "code":
+            assert after.outputs == [] and after.execution_count is None
+            assert "### BEGIN SOLUTION" not in after.source
+        else:
+            assert after.source == before.source
+
+
+def test_cli_writes_then_reports_up_to_date(root, tmp_path, capsys):
+    shutil.copytree(root / "solutions", tmp_path / "solutions")
+    assert main(["build", "--check", "--root", str(tmp_path)]) == 1
+    assert main(["build", "--root", str(tmp_path)]) == 0
+    assert main(["build", "--check", "--root", str(tmp_path)]) == 0
+    (tmp_path / "exercises" / "99_gone.ipynb").write_text("{}")
+    assert main(["build", "--root", str(tmp_path)]) == 0
+    assert not (tmp_path / "exercises" / "99_gone.ipynb").exists()
+    assert "99_gone" in capsys.readouterr().out
+
+
+def test_cli_runs_as_a_module(root):
+    done = subprocess.run(
+        [sys.executable, "-m", "helpers", "build", "--check", "--root", str(root)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,53 @@
+"""Every task's checks tell right from wrong: each catalogued mistake fails with its
+intended hint, and each correct alternative (and the reference solution) passes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import Counter
+
+import catalogue
+import pytest
+from conftest import solution_namespace
+
+from helpers.grading import TASKS, run_check
+
+for _module in pkgutil.iter_modules(catalogue.__path__):
+    importlib.import_module(f"catalogue.{_module.name}")
+
+MIN_MISTAKES, MIN_ALTERNATIVES = 5, 2
+
+
+@pytest.mark.parametrize("case", catalogue.MISTAKES, ids=lambda c: f"{c.task_id}-{c.name}")
+def test_mistake_fails_with_its_hint(case):
+    result = run_check(case.task_id, case.namespace)
+    assert result.status == case.status, result.message
+    assert case.hint in result.message, result.message
+
+
+@pytest.mark.parametrize("case", catalogue.ALTERNATIVES, ids=lambda c: f"{c.task_id}-{c.name}")
+def test_correct_alternative_passes(case):
+    result = run_check(case.task_id, case.namespace)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_reference_solution_passes(task_id):
+    namespace = solution_namespace(TASKS[task_id].notebook)
+    result = run_check(task_id, namespace)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_task_has_a_full_catalogue(task_id):
+    mistakes = Counter(c.task_id for c in catalogue.MISTAKES)[task_id]
+    alternatives = Counter(c.task_id for c in catalogue.ALTERNATIVES)[task_id]
+    assert mistakes >= MIN_MISTAKES, f"{task_id}: {mistakes} mistakes catalogued"
+    assert alternatives >= MIN_ALTERNATIVES, f"{task_id}: {alternatives} alternatives"
+
+
+def test_mistake_hints_are_distinct():
+    """Each mistake of a task is recognised by a hint of its own."""
+    seen = Counter((c.task_id, c.hint) for c in catalogue.MISTAKES)
+    assert [key for key, n in seen.items() if n > 1] == []

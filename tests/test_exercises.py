@@ -1,0 +1,68 @@
+"""Every exercise notebook runs top to bottom with its stubs, and every one of its checks
+reports not_implemented: no vacuous pass, no unrelated error. Every task has its check
+cell in both the exercise and the solution, and the committed solution shows it passing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pytest
+from conftest import ROOT, is_check_cell
+from nbclient import NotebookClient
+
+from helpers.grading import TASKS
+
+NOTEBOOKS = sorted({task.notebook for task in TASKS.values()})
+CHECK_CALL = re.compile(r'^run_check\("(?P<id>[^"]+)", globals\(\)\)$')
+
+
+def check_cells(nb) -> dict[str, nbformat.NotebookNode]:
+    cells = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and is_check_cell(cell.source):
+            match = CHECK_CALL.match(cell.source.strip())
+            assert match, f'a check cell is exactly run_check("<id>", globals()): {cell.source!r}'
+            cells[match["id"]] = cell
+    return cells
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+@pytest.mark.parametrize("folder", ["exercises", "solutions"])
+def test_every_task_has_its_one_line_check_cell(folder, notebook):
+    nb = nbformat.read(ROOT / folder / f"{notebook}.ipynb", as_version=4)
+    expected = {t.id for t in TASKS.values() if t.notebook == notebook}
+    assert set(check_cells(nb)) == expected
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_committed_solution_shows_every_check_passing(notebook):
+    nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
+    for task_id, cell in check_cells(nb).items():
+        shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+        assert shown.startswith(f"✓ {task_id}: passed"), shown
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
+    nb = nbformat.read(ROOT / "exercises" / f"{notebook}.ipynb", as_version=4)
+    task_ids = sorted(check_cells(nb))
+    # One more cell asks the kernel for each task's status after the notebook ran.
+    probe = nbformat.v4.new_code_cell(
+        "import json\n"
+        f"print(json.dumps({{t: run_check(t, globals()).status for t in {task_ids!r}}}))"
+    )
+    nb.cells.append(probe)
+    NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=120,
+        resources={"metadata": {"path": str(ROOT / "exercises")}},
+    ).execute()  # raises CellExecutionError if any cell errors
+
+    statuses = json.loads(probe.outputs[0]["text"])
+    assert statuses == dict.fromkeys(task_ids, "not_implemented")
+    for task_id, cell in check_cells(nb).items():
+        shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+        assert shown.startswith(f"… {task_id}: not implemented yet"), shown

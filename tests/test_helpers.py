@@ -1,0 +1,73 @@
+"""device, seeding, versions and the sanitize patterns the notebooks rely on."""
+
+from __future__ import annotations
+
+import configparser
+import random
+import re
+
+import numpy as np
+import torch
+
+from helpers import get_device, print_versions, seed_everything
+
+
+def test_get_device_falls_back_to_cpu_when_nothing_else(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert get_device() == torch.device("cpu")
+    assert get_device(prefer="cuda") == torch.device("cpu")
+
+
+def test_get_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert get_device() == torch.device("cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert get_device() == torch.device("mps")
+    assert get_device(prefer="cpu") == torch.device("cpu")
+
+
+def test_get_device_is_decided_when_called(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    first = get_device()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert (first.type, get_device().type) == ("cuda", "cpu")
+
+
+def test_seed_everything_repeats_python_numpy_and_torch():
+    def draw():
+        return random.random(), float(np.random.rand()), torch.rand(3).tolist()
+
+    assert seed_everything(7) == 7
+    first = draw()
+    seed_everything(7)
+    assert draw() == first
+
+
+def _sanitize(text: str, root) -> str:
+    """Apply tests/sanitize.cfg the way nbval does."""
+    config = configparser.ConfigParser()
+    config.read(root / "tests" / "sanitize.cfg")
+    for section in config.sections():
+        text = re.sub(config[section]["regex"], config[section]["replace"], text)
+    return text
+
+
+def test_version_line_is_the_same_on_every_machine(root, capsys):
+    print_versions(torch.device("cpu"))
+    here = capsys.readouterr().out
+    gpu = "Python 3.12.1 · torch 2.13.0+cu128 · device cuda\n"
+    assert _sanitize(here, root) == _sanitize(gpu, root)
+
+
+def test_cuda_tensor_and_device_reprs_read_like_cpu_ones(root):
+    pairs = [
+        ("tensor([1., 2.])", "tensor([1., 2.], device='cuda:0')"),
+        ("device(type='cpu')", "device(type='cuda', index=0)"),
+        ("device: cpu", "device: cuda:0"),
+        ("at 0x7f3a2b1c0d90>", "at 0x55d1e2f3a4b0>"),
+    ]
+    for cpu, cuda in pairs:
+        assert _sanitize(cpu, root) == _sanitize(cuda, root)
