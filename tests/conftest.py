@@ -1,11 +1,18 @@
-"""Shared fixtures: the course folders and a solution notebook's namespace."""
+"""Shared fixtures: the course folders, a solution notebook's namespace, and a kernel of
+this very environment (as nbval's --nbval-current-env uses for the notebooks)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+from jupyter_client.manager import KernelManager
+from traitlets import default
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -16,13 +23,34 @@ def is_check_cell(source: str) -> bool:
 
 
 def solution_namespace(notebook: str) -> dict:
-    """Run a solution notebook's code cells, except its check cells, in a fresh dict."""
+    """Run a solution notebook's code cells, except its check cells, in a fresh dict
+    (what they print is discarded)."""
     nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
     namespace: dict = {"__name__": f"solution_{notebook}"}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and not is_check_cell(cell.source):
-            exec(compile(cell.source, f"solutions/{notebook}.ipynb", "exec"), namespace)
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in nb.cells:
+            if cell.cell_type == "code" and not is_check_cell(cell.source):
+                exec(compile(cell.source, f"solutions/{notebook}.ipynb", "exec"), namespace)
     return namespace
+
+
+class _ThisEnvironment(KernelSpecManager):
+    """Every kernel name means: ipykernel on the Python running the tests."""
+
+    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        return KernelSpec(argv=argv, display_name="this environment", language="python")
+
+
+class ThisEnvironmentKernel(KernelManager):
+    """Starts ipykernel on the tests' own Python, whatever kernelspecs are installed.
+
+    Use as ``NotebookClient(nb, kernel_manager_class=ThisEnvironmentKernel)``.
+    """
+
+    @default("kernel_spec_manager")
+    def _default_kernel_spec_manager(self) -> KernelSpecManager:
+        return _ThisEnvironment()
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +67,19 @@ def solution01_session() -> dict:
 def solution01(solution01_session) -> dict:
     """Lesson 01's reference namespace (a copy per test: tests may add names)."""
     return dict(solution01_session)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run kernel-bound work first, longest first: lessons, exercise runs (marked
+    ``kernel``), solutions, then everything else. pytest-xdist hands out files in this
+    order (``--no-loadscope-reorder``), so both workers start on notebooks."""
+
+    def rank(item: pytest.Item) -> int:
+        folder = Path(str(item.path)).parent.name
+        if folder == "notebooks":
+            return 0
+        if item.get_closest_marker("kernel"):
+            return 1
+        return 2 if folder == "solutions" else 3
+
+    items.sort(key=rank)  # stable: a notebook's cells keep their order

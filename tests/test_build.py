@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import runpy
 import shutil
-import subprocess
 import sys
 
 import nbformat
@@ -91,10 +91,14 @@ def test_cli_writes_then_reports_up_to_date(root, tmp_path, capsys):
     assert "99_gone" in capsys.readouterr().out
 
 
-def test_cli_runs_as_a_module(root):
-    done = subprocess.run(
-        [sys.executable, "-m", "helpers", "build", "--check", "--root", str(root)],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+def test_cli_runs_as_python_m_helpers(root, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["helpers", "build", "--check", "--root", str(root)])
+    monkeypatch.delitem(sys.modules, "helpers.__main__")  # imported above; run it afresh
+    with pytest.raises(SystemExit) as exited:
+        runpy.run_module("helpers", run_name="__main__")
+    assert exited.value.code == 0, capsys.readouterr()
+
+
+def test_cli_refuses_a_folder_without_solutions(tmp_path, capsys):
+    assert main(["build", "--root", str(tmp_path)]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -9,10 +9,12 @@ import re
 
 import nbformat
 import pytest
-from conftest import ROOT, is_check_cell
+from conftest import ROOT, ThisEnvironmentKernel, is_check_cell
 from nbclient import NotebookClient
 
 from helpers.grading import TASKS
+
+pytestmark = pytest.mark.kernel
 
 NOTEBOOKS = sorted({task.notebook for task in TASKS.values()})
 CHECK_CALL = re.compile(r'^run_check\("(?P<id>[^"]+)", globals\(\)\)$')
@@ -56,7 +58,7 @@ def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
     nb.cells.append(probe)
     NotebookClient(
         nb,
-        kernel_name="python3",
+        kernel_manager_class=ThisEnvironmentKernel,
         timeout=120,
         resources={"metadata": {"path": str(ROOT / "exercises")}},
     ).execute()  # raises CellExecutionError if any cell errors

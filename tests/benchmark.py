@@ -1,0 +1,135 @@
+"""Measure the course's speed goals (DESIGN.md, Performance) and print the figures.
+
+    python tests/benchmark.py            # everything
+    python tests/benchmark.py --skip-suite   # only the kernel floor and check latency
+
+- floor: (notebooks the suite executes) x (time to start a kernel and import torch) / cores;
+- suite: wall time of the README's test command (``python -m pytest``), and its ratio to
+  the floor (goal: at most 1.5);
+- check latency: each task's check on its reference solution, first call (cold, as in a
+  learner's fresh kernel) and then the median and worst of repeated calls (goal: well
+  under a second).
+
+Not a test: timings depend on the machine and its load, so they are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from conftest import ROOT, ThisEnvironmentKernel, solution_namespace
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def notebooks_executed() -> int:
+    """Lessons and solutions (nbval) plus exercises (run with their stubs)."""
+    return sum(
+        len(list((ROOT / folder).glob("*.ipynb")))
+        for folder in ("notebooks", "solutions", "exercises")
+    )
+
+
+def kernel_start_and_import_torch(repeats: int) -> list[float]:
+    """Seconds to start a kernel of this environment and run ``import torch`` in it."""
+    times = []
+    for _ in range(repeats):
+        nb = nbformat.v4.new_notebook()
+        nb.cells.append(nbformat.v4.new_code_cell("import torch"))
+        start = time.perf_counter()
+        NotebookClient(nb, kernel_manager_class=ThisEnvironmentKernel, timeout=120).execute()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def suite_time() -> tuple[float, str]:
+    """Wall seconds of the README's test command, and its closing line."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"], cwd=ROOT, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else "(no output)"
+    if done.returncode != 0:
+        summary += f"  [exit status {done.returncode}]"
+    return elapsed, summary
+
+
+def check_latencies(repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Per task: (first call, median, worst) seconds of run_check on the reference solution."""
+    from helpers.grading import TASKS, run_check
+
+    results = {}
+    namespaces: dict[str, dict] = {}
+    for task_id, task in sorted(TASKS.items()):
+        namespace = namespaces.setdefault(task.notebook, solution_namespace(task.notebook))
+        times = []
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            result = run_check(task_id, namespace)
+            times.append(time.perf_counter() - start)
+            if not result.passed:
+                raise SystemExit(
+                    f"reference solution of {task_id} does not pass:\n{result.message}"
+                )
+        results[task_id] = (times[0], statistics.median(times[1:]), max(times[1:]))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kernel-repeats", type=int, default=3)
+    parser.add_argument("--suite-repeats", type=int, default=1)
+    parser.add_argument("--check-repeats", type=int, default=20)
+    parser.add_argument("--skip-suite", action="store_true")
+    args = parser.parse_args()
+
+    n_cores, n_notebooks = cores(), notebooks_executed()
+    kernel = statistics.median(kernel_start_and_import_torch(args.kernel_repeats))
+    floor = n_notebooks * kernel / n_cores
+    print(f"cores: {n_cores}")
+    print(f"notebooks executed by the suite: {n_notebooks}")
+    print(f"kernel start + import torch: {kernel:.2f} s (median of {args.kernel_repeats})")
+    print(f"floor = {n_notebooks} x {kernel:.2f} s / {n_cores} = {floor:.2f} s")
+
+    if not args.skip_suite:
+        runs = [suite_time() for _ in range(args.suite_repeats)]
+        best = min(t for t, _ in runs)
+        for elapsed, summary in runs:
+            print(f"suite: {elapsed:.2f} s wall — {summary}")
+        print(f"ratio suite / floor: {best / floor:.2f} (best of {len(runs)}; goal <= 1.5)")
+
+    latencies = check_latencies(args.check_repeats)
+    print(
+        f"\ncheck latency on the reference solutions ({args.check_repeats} calls after the first):"
+    )
+    print(f"  {'task':<22}{'first':>9}{'median':>9}{'worst':>9}")
+    for task_id, (first, median, worst) in latencies.items():
+        print(f"  {task_id:<22}{first * 1000:>7.1f}ms{median * 1000:>7.1f}ms{worst * 1000:>7.1f}ms")
+    medians = [m for _, m, _ in latencies.values()]
+    worst = max(w for _, _, w in latencies.values())
+    first = max(f for f, _, _ in latencies.values())
+    print(
+        f"  all tasks: median {statistics.median(medians) * 1000:.1f} ms, "
+        f"worst {worst * 1000:.1f} ms, slowest first call {first * 1000:.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
