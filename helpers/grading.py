@@ -127,13 +127,25 @@ def run_check(
         except BaseException:
             tampered = ["(the tamper guard itself)"]
         if tampered:  # a patched grader or torch is the likelier cause
-            return _tampered_result(str(task_id), tampered)
+            return _tampered_result(_id_text(task_id), tampered)
         return CheckResult(
-            str(task_id),
+            _id_text(task_id),
             "error",
             "the check itself failed (a bug in the course: please report it)",
-            got=f"{type(exc).__name__}: {exc}",
+            got=_exception_text(exc),
         )
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except BaseException:  # an exception whose str() raises
+        return type(exc).__name__
+
+
+def _id_text(task_id: object) -> str:
+    """The task id for a message, without calling anything on a non-string."""
+    return task_id if isinstance(task_id, str) else f"<{type(task_id).__name__}>"
 
 
 def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None) -> CheckResult:
@@ -141,14 +153,14 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     if task is None:
         known = ", ".join(sorted(REGISTRY))
         return CheckResult(
-            str(task_id), "error", "unknown task id", hint=f"Known task ids: {known}."
+            _id_text(task_id), "error", "unknown task id", hint=f"Known task ids: {known}."
         )
     if not isinstance(namespace, Mapping):
         return CheckResult(
             task_id,
             "error",
             "the namespace is not a mapping",
-            got=core.describe(namespace),
+            got=f"a {type(namespace).__name__}",
             hint=f'Pass the notebook\'s globals: run_check("{task_id}", globals()).',
         )
     tampered = _tampered()

@@ -74,7 +74,8 @@ def _restored_random_state() -> Iterator[None]:
     py_state = random.getstate()
     np_random = getattr(sys.modules.get("numpy"), "random", None)
     np_state = np_random.get_state() if np_random is not None else None
-    cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    # Checks may use the GPU (get_device()), so its generators are saved too when there is one.
+    cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
     try:
         with torch.random.fork_rng(devices=cuda_devices):
             yield

@@ -50,10 +50,19 @@ def test_committed_solution_shows_every_check_passing(notebook):
 def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
     nb = nbformat.read(ROOT / "exercises" / f"{notebook}.ipynb", as_version=4)
     task_ids = sorted(check_cells(nb))
-    # One more cell asks the kernel for each task's status after the notebook ran.
+    first = TASKS[task_ids[0]]
+    # One more cell asks the kernel for each task's status after the notebook ran, and
+    # proves the time limit works in a real kernel (where learners run the checks).
     probe = nbformat.v4.new_code_cell(
         "import json\n"
-        f"print(json.dumps({{t: run_check(t, globals()).status for t in {task_ids!r}}}))"
+        "import torch.nn as _nn\n"
+        "class _Endless(_nn.Module):  # a module class, also callable like a function\n"
+        "    def __init__(self, *args, **kwargs):\n"
+        "        while True:\n"
+        "            pass\n"
+        f"_statuses = {{t: run_check(t, globals()).status for t in {task_ids!r}}}\n"
+        f"_looping = run_check({first.id!r}, {{{first.names[0]!r}: _Endless}}, timeout=0.2)\n"
+        "print(json.dumps([_statuses, _looping.status, _looping.headline]))"
     )
     nb.cells.append(probe)
     NotebookClient(
@@ -63,8 +72,12 @@ def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
         resources={"metadata": {"path": str(ROOT / "exercises")}},
     ).execute()  # raises CellExecutionError if any cell errors
 
-    statuses = json.loads(probe.outputs[0]["text"])
+    statuses, looping_status, looping_headline = json.loads(probe.outputs[0]["text"])
     assert statuses == dict.fromkeys(task_ids, "not_implemented")
     for task_id, cell in check_cells(nb).items():
         shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
         assert shown.startswith(f"… {task_id}: not implemented yet"), shown
+    assert (looping_status, looping_headline) == (
+        "error",
+        "your code ran longer than 0.2 s and was stopped",
+    )

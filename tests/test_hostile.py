@@ -155,3 +155,14 @@ def test_unprintable_values_are_described_safely(solution01):
     result = run_check("01.affine", {"Affine": NoRepr()})
     assert result.status == "fail"
     assert "not a class" in result.message
+
+
+def test_hostile_task_id_and_namespace_types():
+    class Explosive:
+        def __str__(self):
+            raise RuntimeError("str exploded")
+
+        __repr__ = __str__
+
+    assert run_check(Explosive(), {}).status == "error"
+    assert run_check("01.affine", Explosive()).status == "error"

@@ -372,7 +372,7 @@ def check_residual(t: Checker) -> None:
         block.to(device)
         if fn.weight.device.type != device.type:
             t.fail("fn did not move with .to(device)", hint="Register fn: self.fn = fn.")
-        x = torch.randn(2, 4, device=device)
+        x = torch.randn(2, 4).to(device)
         with torch.no_grad():
             expected = x + fn(x)
             y = t.call(block, x, what="Residual(fn)(x) on the device")
