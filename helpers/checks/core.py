@@ -168,6 +168,18 @@ class Checker:
                 )
         return value
 
+    def function(self, name: str) -> Callable[..., Any]:
+        """The learner's ``name``, which must be callable (a function)."""
+        with self.probe(f"`{name}` is a function"):
+            value = self.get(name)
+            if not callable(value):
+                self.fail(
+                    f"`{name}` is not a function",
+                    got=describe(value),
+                    hint=f"Define it with `def {name}(...):` and do not rebind the name.",
+                )
+        return value
+
     def call(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
         """Call learner code; an exception it raises becomes a failure (or the stub state).
 

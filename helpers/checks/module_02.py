@@ -1,0 +1,1 @@
+"""Checks for lesson 02 (being written)."""

@@ -1,0 +1,52 @@
+"""Project-wide rules of DESIGN.md that a single grep can prove."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+from conftest import ROOT
+
+SAFE = re.compile(r"\bweights_only\s*=\s*True\b")
+
+
+def unsafe_loads(text: str) -> list[str]:
+    """Every ``torch.load(...)`` call in ``text`` whose arguments lack weights_only=True."""
+    found = []
+    for match in re.finditer(r"\btorch\.load\(", text):
+        depth, end = 1, match.end()
+        while depth and end < len(text):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        call = text[match.start() : end]
+        if not SAFE.search(call):
+            found.append(call)
+    return found
+
+
+def sources():
+    for path in sorted(ROOT.glob("**/*.py")):
+        if ".venv" not in path.parts:
+            yield path, path.read_text(encoding="utf-8")
+    for folder in ("notebooks", "solutions", "exercises"):
+        for path in sorted((ROOT / folder).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            yield path, "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_torch_load_always_uses_weights_only():
+    offenders = [
+        f"{path.relative_to(ROOT)}: {call}"
+        for path, text in sources()
+        if path.name != "test_policies.py"
+        for call in unsafe_loads(text)
+    ]
+    assert offenders == []
+
+
+def test_the_scan_tells_safe_from_unsafe_calls():
+    assert unsafe_loads('torch.load("model.pt")')
+    assert unsafe_loads("torch.load(path, weights_only=False)")
+    assert unsafe_loads("torch.load(Path(folder) / name)")
+    assert not unsafe_loads("torch.load(path, weights_only=True)")
+    assert not unsafe_loads('torch.load(Path(p), map_location="cpu",\n   weights_only=True)')
