@@ -15,6 +15,7 @@ hint). ``run_check`` never raises, whatever the learner's code does.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import sys
 import types
@@ -166,11 +167,12 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     if tampered:
         return _tampered_result(task_id, tampered)
 
+    limit = timeout or task.timeout
     checker = core.Checker(namespace)
     outcome: CheckResult | None = None
     captured = None
     try:
-        with sandbox.isolated(timeout or task.timeout) as captured:
+        with sandbox.isolated(limit) as captured:
             torch.manual_seed(zlib.crc32(task_id.encode()))
             task.check(checker)
     except core.Fail as failure:
@@ -197,7 +199,7 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
         outcome = CheckResult(
             task_id,
             "error",
-            f"your code ran longer than {timeout or task.timeout:g} s and was stopped",
+            f"your code ran longer than {limit:g} s and was stopped",
             probe=checker.interrupted_at,
             hint="Look for a loop that never ends (a `while` whose condition never "
             "changes, or a forward that calls itself).",
@@ -227,13 +229,7 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
             f"passed — {task.title} ({len(checker.passed)} probes)",
             probes_passed=tuple(checker.passed),
         )
-    return _with_printed(outcome, printed)
-
-
-def _with_printed(result: CheckResult, printed: str) -> CheckResult:
-    if not printed:
-        return result
-    return CheckResult(**{**result.__dict__, "printed": printed})
+    return dataclasses.replace(outcome, printed=printed)
 
 
 # -- tamper guard ---------------------------------------------------------------------------
@@ -255,7 +251,6 @@ def _guarded_namespaces() -> dict[str, dict[str, Any]]:
                 spaces[f"{name}.{member.__qualname__}"] = _members(member)
     spaces["helpers.checks.REGISTRY"] = dict(REGISTRY)
     spaces["torch"] = {n: vars(torch)[n] for n in ("equal", "allclose", "isclose", "manual_seed")}
-    spaces["torch.testing"] = {"assert_close": torch.testing.assert_close}
     spaces["torch.nn.Module"] = _members(torch.nn.Module)
     spaces["torch.Tensor"] = _members(torch.Tensor)
     return spaces
