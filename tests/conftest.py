@@ -71,8 +71,9 @@ def solution01(solution01_session) -> dict:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run kernel-bound work first, longest first: lessons, exercise runs (marked
-    ``kernel``), solutions, then everything else. pytest-xdist hands out files in this
-    order (``--no-loadscope-reorder``), so both workers start on notebooks."""
+    ``kernel``), solutions, then everything else. pytest-xdist hands out work in this
+    order (``--dist loadscope --no-loadscope-reorder``): a notebook's cells, a test
+    module's functions and a test class's methods each go to one worker."""
 
     def rank(item: pytest.Item) -> int:
         folder = Path(str(item.path)).parent.name

@@ -46,8 +46,7 @@ def test_committed_solution_shows_every_check_passing(notebook):
         assert shown.startswith(f"✓ {task_id}: passed"), shown
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
+def run_exercise_with_stubs(notebook: str) -> None:
     nb = nbformat.read(ROOT / "exercises" / f"{notebook}.ipynb", as_version=4)
     task_ids = sorted(check_cells(nb))
     first = TASKS[task_ids[0]]
@@ -81,3 +80,19 @@ def test_exercise_runs_with_stubs_and_every_check_is_not_implemented(notebook):
         "error",
         "your code ran longer than 0.2 s and was stopped",
     )
+
+
+class _ExerciseRun:
+    """One exercise notebook run with its stubs. Each notebook gets a subclass of its own
+    (below), so that pytest-xdist (``--dist loadscope``) can run different notebooks on
+    different workers."""
+
+    notebook: str
+
+    def test_runs_with_stubs_and_every_check_is_not_implemented(self):
+        run_exercise_with_stubs(self.notebook)
+
+
+for _notebook in NOTEBOOKS:
+    _name = f"TestExercise_{_notebook}"
+    globals()[_name] = type(_name, (_ExerciseRun,), {"notebook": _notebook})
