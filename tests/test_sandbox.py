@@ -1,0 +1,92 @@
+"""The sandbox a check runs in: time limits in and off the main thread, restored state."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+import time
+
+import pytest
+import torch
+
+from helpers.sandbox import TimeLimitExceeded, isolated
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def test_main_thread_loop_is_interrupted():
+    start = time.perf_counter()
+    with pytest.raises(TimeLimitExceeded), isolated(0.1):
+        spin()
+    assert time.perf_counter() - start < 1
+
+
+def test_loop_off_the_main_thread_is_interrupted_by_the_watchdog():
+    outcome = {}
+
+    def worker():
+        start = time.perf_counter()
+        try:
+            with isolated(0.1):
+                spin()
+        except TimeLimitExceeded:
+            outcome["stopped after"] = time.perf_counter() - start
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert outcome["stopped after"] < 1
+
+
+def test_a_pending_alarm_of_someone_else_is_given_back():
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *args: fired.append(True))
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    try:
+        with isolated(5):
+            pass
+        assert signal.getitimer(signal.ITIMER_REAL)[0] > 0  # still pending
+        time.sleep(0.4)
+        assert fired == [True]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_no_alarm_is_left_behind():
+    with isolated(0.05):
+        pass
+    time.sleep(0.1)  # an armed timer would raise TimeLimitExceeded here
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_state_is_restored_and_output_captured():
+    random.seed(3)
+    torch.manual_seed(3)
+    expected_py, expected_torch = random.random(), torch.rand(1)
+    random.seed(3)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        with isolated(1) as captured:
+            assert torch.is_grad_enabled()  # checks always run with autograd on
+            torch.set_default_dtype(torch.float64)
+            random.random()
+            torch.rand(5)
+            print("hello from learner code")
+        assert not torch.is_grad_enabled()  # the caller's no_grad is back
+    assert torch.get_default_dtype() == torch.float32
+    assert random.random() == expected_py
+    assert torch.equal(torch.rand(1), expected_torch)
+    assert captured.printed() == "hello from learner code"
+
+
+def test_long_output_is_cut():
+    with isolated(1) as captured:
+        for i in range(20):
+            print(i)
+    assert captured.printed(max_lines=3) == "0\n1\n2\n... (17 more lines)"
