@@ -31,11 +31,17 @@ def test_tasks_list_id_title_names_and_notebook():
 
 @pytest.mark.skipif(not SYLLABUS.exists(), reason="../shared/SYLLABUS.md is not beside the repo")
 def test_task_ids_and_names_match_the_syllabus():
-    text = SYLLABUS.read_text(encoding="utf-8")
+    lines = SYLLABUS.read_text(encoding="utf-8").splitlines()
     for task in TASKS.values():
-        line = next(line for line in text.splitlines() if f"`{task.id}`" in line)
+        # A task's entry is its "- `id`" line plus the indented lines that continue it.
+        start = next(i for i, line in enumerate(lines) if f"`{task.id}`" in line)
+        entry = lines[start]
+        for line in lines[start + 1 :]:
+            if not line.startswith("  "):
+                break
+            entry += " " + line.strip()
         for name in task.names:
-            assert re.search(rf"`{re.escape(name)}\b", line), (task.id, name)
+            assert re.search(rf"`{re.escape(name)}\b", entry), (task.id, name)
 
 
 def test_pass_result_lists_the_probes(solution01):
