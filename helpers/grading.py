@@ -173,7 +173,7 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     captured = None
     try:
         with sandbox.isolated(limit) as captured:
-            torch.manual_seed(zlib.crc32(task_id.encode()))
+            torch.random.manual_seed(zlib.crc32(task_id.encode()))
             task.check(checker)
     except core.Fail as failure:
         outcome = CheckResult(
@@ -250,7 +250,10 @@ def _guarded_namespaces() -> dict[str, dict[str, Any]]:
             if isinstance(member, type) and member.__module__ == name:
                 spaces[f"{name}.{member.__qualname__}"] = _members(member)
     spaces["helpers.checks.REGISTRY"] = dict(REGISTRY)
-    spaces["torch"] = {n: vars(torch)[n] for n in ("equal", "allclose", "isclose", "manual_seed")}
+    # Not torch.manual_seed: importing torch._dynamo (the first use of any torch.optim
+    # optimizer does) rebinds it to a wrapper; the function it wraps is guarded instead.
+    spaces["torch"] = {n: vars(torch)[n] for n in ("equal", "allclose", "isclose")}
+    spaces["torch.random"] = {"manual_seed": torch.random.manual_seed}
     spaces["torch.nn.Module"] = _members(torch.nn.Module)
     spaces["torch.Tensor"] = _members(torch.Tensor)
     return spaces

@@ -157,6 +157,16 @@ def test_check_does_not_touch_learner_objects(solution01):
     assert {k: id(v) for k, v in solution01.items()} == before
 
 
+def test_a_learners_optimizer_does_not_look_like_tampering(solution01):
+    # The first step of a torch.optim optimizer imports torch._dynamo, which rebinds
+    # torch.manual_seed to a wrapper: that is not the learner patching torch.
+    model = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    assert run_check("01.affine", solution01).passed
+
+
 def test_result_is_immutable():
     result = run_check("01.affine", {})
     with pytest.raises(AttributeError):

@@ -1,1 +1,963 @@
-"""Checks for lesson 02 (being written)."""
+"""Checks for lesson 02 · Containers: ``02.mlp``, ``02.multi_head``,
+``02.named_sequential``, ``02.polynomial``."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from helpers.checks.core import Checker, Fail, describe, shape_str, task
+from helpers.device import get_device
+
+NOTEBOOK = "02_containers"
+
+# The attributes every nn.Module has (its registries, hooks, flags): never the learner's.
+_MODULE_INTERNALS = frozenset(vars(nn.Module()))
+
+
+# -- shared helpers --------------------------------------------------------------------------
+
+
+def _call(
+    t: Checker,
+    fn: Callable[..., Any],
+    *args: Any,
+    what: str,
+    refine: Sequence[tuple[str, str]] = (),
+    **kwargs: Any,
+) -> Any:
+    """``t.call``, with a sharper hint for exceptions whose text contains a known needle."""
+    try:
+        return t.call(fn, *args, what=what, **kwargs)
+    except Fail as failure:
+        text = " ".join(filter(None, [failure.got, *failure.facts]))
+        for needle, hint in refine:
+            if needle in text:
+                t.fail(
+                    failure.headline,
+                    expected=failure.expected,
+                    got=failure.got,
+                    facts=failure.facts,
+                    hint=hint,
+                )
+        raise
+
+
+def _modules(t: Checker, model: nn.Module, *, remove_duplicate: bool = True) -> list[nn.Module]:
+    named = t.call(
+        lambda: list(model.named_modules(remove_duplicate=remove_duplicate)),
+        what="model.named_modules()",
+    )
+    return [module for _, module in named]
+
+
+def _parameters(t: Checker, model: nn.Module) -> list[nn.Parameter]:
+    return t.call(lambda: list(model.parameters()), what="model.parameters()")
+
+
+def _plain_container(model: nn.Module, kind: type | tuple[type, ...]) -> str | None:
+    """``self.<name>`` of a plain list/tuple/dict attribute (of the model or any of its
+    registered submodules) holding instances of ``kind``; None if there is none."""
+    try:
+        for prefix, module in model.named_modules():
+            for name, value in vars(module).items():
+                if name in _MODULE_INTERNALS or not isinstance(value, (list, tuple, dict)):
+                    continue
+                items = value.values() if isinstance(value, dict) else value
+                if any(isinstance(v, kind) for v in items):
+                    return f"self.{prefix + '.' if prefix else ''}{name}"
+    except Exception:  # an attribute that cannot be inspected: no diagnosis, no crash
+        return None
+    return None
+
+
+def _contains(items: Sequence[Any], target: Any) -> bool:
+    return any(item is target for item in items)
+
+
+def _fill_linear(layer: nn.Linear) -> None:
+    """Known, well-scaled values for a Linear layer the check built itself."""
+    with torch.no_grad():
+        out_features, in_features = layer.weight.shape
+        layer.weight.copy_(torch.randn(out_features, in_features) / in_features**0.5)
+        if layer.bias is not None:
+            layer.bias.copy_(0.5 * torch.randn(out_features))
+
+
+# -- 02.mlp -----------------------------------------------------------------------------------
+
+_MLP_REFINE = (
+    (
+        "TypeError: list is not a Module subclass",
+        "nn.Sequential takes the layers as separate arguments: unpack the list, "
+        "nn.Sequential(*layers).",
+    ),
+    (
+        "is not a Module subclass",
+        "`activation` is a class (like nn.ReLU), not a module: call activation() to create "
+        "an instance for each gap between Linear layers.",
+    ),
+    (
+        "IndexError",
+        "The layer loop runs one step too far: for sizes [d0, ..., dn] there are "
+        "len(sizes) - 1 pairs (d_i, d_i+1), e.g. zip(sizes[:-1], sizes[1:]).",
+    ),
+)
+
+
+def _softsign_class() -> tuple[type[nn.Module], list[nn.Module]]:
+    """A custom activation class that records every instance created."""
+    created: list[nn.Module] = []
+
+    class Softsign(nn.Module):
+        """x / (1 + |x|): an activation class the check defines itself."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            created.append(self)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x / (1 + x.abs())
+
+    return Softsign, created
+
+
+def _arrow(pairs: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}→{b}" for a, b in pairs) or "none"
+
+
+@task("02.mlp", title="MLP from a list of sizes", names=["MLP"], notebook=NOTEBOOK)
+def check_mlp(t: Checker) -> None:
+    MLP = t.module_class("MLP")
+    sizes = [4, 8, 6, 3]
+
+    with t.probe("MLP([4, 8, 6, 3]) constructs"):
+        model = _call(t, MLP, list(sizes), what="MLP([4, 8, 6, 3])", refine=_MLP_REFINE)
+
+    with t.probe("MLP([4, 8, 6, 3]) registers 3 Linear layers, in order: 4→8, 8→6, 6→3"):
+        _expect_linears(t, model, sizes)
+
+    with t.probe("MLP([4, 8, 6, 3]) has 2 ReLU instances of its own, none after the last layer"):
+        _expect_activations(t, MLP, model, sizes, nn.ReLU)
+
+    cases = [([4, 8, 6, 3], (5, 4)), ([3, 5, 2], (2, 7, 3)), ([6, 4], (3, 6))]
+    for case_sizes, shape in cases:
+        with t.probe(f"MLP({case_sizes}) on x of shape {shape_str(shape)}"):
+            call = f"MLP({case_sizes})"
+            layer = _call(t, MLP, list(case_sizes), what=call, refine=_MLP_REFINE)
+            _expect_linears(t, layer, case_sizes)
+            _expect_mlp_forward(t, layer, case_sizes, shape, torch.relu, "ReLU")
+
+    with t.probe("MLP([6, 4]) is a single Linear layer with no activation"):
+        model = _call(t, MLP, [6, 4], what="MLP([6, 4])", refine=_MLP_REFINE)
+        _expect_activations(t, MLP, model, [6, 4], nn.ReLU)
+
+    with t.probe("activation=nn.Tanh: 3 fresh Tanh instances between 4 Linear layers"):
+        tanh_sizes = [5, 7, 7, 7, 2]
+        call = f"MLP({tanh_sizes}, activation=nn.Tanh)"
+        model = _call(t, MLP, list(tanh_sizes), activation=nn.Tanh, what=call, refine=_MLP_REFINE)
+        _expect_linears(t, model, tanh_sizes)
+        _expect_activations(t, MLP, model, tanh_sizes, nn.Tanh)
+        _expect_mlp_forward(t, model, tanh_sizes, (4, 5), torch.tanh, "Tanh")
+
+    with t.probe("a custom activation class: one new instance per gap, made in __init__"):
+        Softsign, created = _softsign_class()
+        custom_sizes = [3, 6, 4, 2]
+        call = f"MLP({custom_sizes}, activation=Softsign)"
+        model = _call(
+            t, MLP, list(custom_sizes), activation=Softsign, what=call, refine=_MLP_REFINE
+        )
+        _expect_linears(t, model, custom_sizes)
+        _expect_activations(t, MLP, model, custom_sizes, Softsign, created=created)
+        _expect_mlp_forward(t, model, custom_sizes, (5, 3), lambda h: h / (1 + h.abs()), "Softsign")
+
+    with t.probe("works on the course's device, get_device()"):
+        model = _call(t, MLP, [4, 8, 3], what="MLP([4, 8, 3])", refine=_MLP_REFINE)
+        _expect_linears(t, model, [4, 8, 3])
+        _expect_mlp_forward(t, model, [4, 8, 3], (6, 4), torch.relu, "ReLU", device=get_device())
+
+
+def _linears(t: Checker, model: nn.Module) -> list[nn.Linear]:
+    return [m for m in _modules(t, model) if isinstance(m, nn.Linear)]
+
+
+def _expect_linears(t: Checker, model: nn.Module, sizes: list[int]) -> None:
+    call = f"MLP({sizes})"
+    expected = list(itertools.pairwise(sizes))
+    linears = _linears(t, model)
+    got = [(int(m.weight.shape[1]), int(m.weight.shape[0])) for m in linears]
+    if not linears:
+        hidden = _plain_container(model, nn.Module)
+        params = _parameters(t, model)
+        t.fail(
+            f"{call}: parameters are missing",
+            expected=f"{2 * len(expected)} parameter tensors ({len(expected)} Linear layers)",
+            got=f"{len(params)} parameter tensors"
+            + (f"; the layers sit in {hidden}" if hidden else ""),
+            hint="Layers kept in a Python list are not registered; use nn.ModuleList or "
+            "nn.Sequential."
+            if hidden
+            else "Create the nn.Linear layers in __init__ and register them (in an "
+            "nn.Sequential or an nn.ModuleList).",
+        )
+    if len(linears) != len(expected):
+        all_linears = [
+            m for m in _modules(t, model, remove_duplicate=False) if isinstance(m, nn.Linear)
+        ]
+        if len(all_linears) == len(expected):
+            hint = (
+                "The same nn.Linear object is used in several places (e.g. `[layer] * n`): "
+                "create a new nn.Linear for each pair of sizes."
+            )
+        else:
+            hint = (
+                "For sizes [d0, ..., dn] make n = len(sizes) - 1 Linear layers, one per "
+                "consecutive pair: zip(sizes[:-1], sizes[1:])."
+            )
+        t.fail(
+            f"{call} has {len(linears)} Linear layers instead of {len(expected)}",
+            expected=_arrow(expected),
+            got=_arrow(got),
+            hint=hint,
+        )
+    if got != expected:
+        if sorted(got) == sorted(expected):
+            hint = (
+                "Register the layers in the order they are applied: model.modules() "
+                "yields them in registration order."
+            )
+        elif got == [(b, a) for a, b in expected]:
+            hint = (
+                "nn.Linear takes in_features first: layer i is nn.Linear(sizes[i], sizes[i + 1])."
+            )
+        else:
+            hint = "Layer i maps sizes[i] → sizes[i + 1]: nn.Linear(sizes[i], sizes[i + 1])."
+        t.fail(
+            f"the Linear layers of {call} have the wrong sizes",
+            expected=_arrow(expected),
+            got=_arrow(got) + " (in_features→out_features, in model.modules() order)",
+            hint=hint,
+        )
+
+
+def _expect_activations(
+    t: Checker,
+    MLP: type[nn.Module],
+    model: nn.Module,
+    sizes: list[int],
+    cls: type[nn.Module],
+    *,
+    created: list[nn.Module] | None = None,
+) -> None:
+    call = f"MLP({sizes})"
+    gaps = len(sizes) - 2
+    name = cls.__name__
+    instances = [m for m in _modules(t, model) if isinstance(m, cls)]
+    if len(instances) == gaps:
+        return
+    if len(instances) == gaps + 1:
+        t.fail(
+            f"{call} has an activation after its last Linear layer",
+            expected=f"{gaps} {name} instances, only between consecutive Linear layers",
+            got=f"{gaps + 1} {name} instances",
+            hint="There is no activation after the last Linear layer: the network's output "
+            "is the last layer's output.",
+        )
+    if len(instances) == 1 and gaps > 1:
+        default = _signature_default(MLP, "activation")
+        if isinstance(default, nn.Module):
+            hint = (
+                f"The default is an instance, `activation={_class_name(default)}()`, "
+                "created once and shared: make it the class, `activation=nn.ReLU`, and call "
+                "activation() once per gap."
+            )
+        else:
+            hint = (
+                "One activation instance is reused between all layers: call activation() "
+                "once per gap, so each gap gets a fresh instance of its own."
+            )
+        t.fail(
+            f"{call} has one {name} instance for {gaps} gaps between layers",
+            expected=f"{gaps} distinct {name} instances",
+            got=f"1 {name} instance",
+            hint=hint,
+        )
+    if not instances:
+        stored_class = [
+            attr
+            for attr, value in vars(model).items()
+            if attr not in _MODULE_INTERNALS and value is cls
+        ]
+        others = sorted(
+            {
+                type(m).__name__
+                for m in _modules(t, model)
+                if m.__module__ == "torch.nn.modules.activation" and not isinstance(m, cls)
+            }
+        )
+        if stored_class:
+            hint = (
+                f"self.{stored_class[0]} holds the class {name} itself, which is not a module: "
+                "create the instances in __init__ with activation() and register them."
+            )
+        elif others and cls is not nn.ReLU:
+            hint = (
+                f"The `activation` argument is ignored ({', '.join(others)} instead): create "
+                "the layers between the Linear layers with activation()."
+            )
+        elif created:
+            hint = (
+                "The activation instances are created but not registered: keep them in the "
+                "nn.Sequential or an nn.ModuleList."
+            )
+        else:
+            hint = (
+                "Create the activation modules in __init__ with activation(), one per gap, "
+                "and register them (in the nn.Sequential or an nn.ModuleList); one made or "
+                "called only inside forward is not registered."
+            )
+        t.fail(
+            f"{call} has no registered {name} instance",
+            expected=f"{gaps} {name} instances among model.modules()",
+            got="none",
+            hint=hint,
+        )
+    t.fail(
+        f"{call} has {len(instances)} {name} instances instead of {gaps}",
+        expected=f"{gaps}, one between each pair of consecutive Linear layers",
+        got=str(len(instances)),
+        hint="Put exactly one activation() between consecutive Linear layers.",
+    )
+
+
+def _class_name(module: nn.Module) -> str:
+    cls = type(module)
+    return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn.") else cls.__name__
+
+
+def _signature_default(cls: type, name: str) -> Any:
+    try:
+        parameter = inspect.signature(cls).parameters.get(name)
+    except Exception:  # a signature the inspect module cannot read
+        return None
+    return None if parameter is None else parameter.default
+
+
+def _expect_mlp_forward(
+    t: Checker,
+    model: nn.Module,
+    sizes: list[int],
+    shape: tuple[int, ...],
+    act: Callable[[torch.Tensor], torch.Tensor],
+    act_name: str,
+    device: torch.device | None = None,
+) -> None:
+    call = f"MLP({sizes})"
+    linears = _linears(t, model)
+    for layer in linears:
+        _fill_linear(layer)
+    x = torch.randn(shape)
+    if device is not None:
+        model.to(device)
+        x = x.to(device)
+    with torch.no_grad():
+        plain = h = x
+        for i, layer in enumerate(linears):
+            h = torch.nn.functional.linear(h, layer.weight, layer.bias)
+            plain = torch.nn.functional.linear(plain, layer.weight, layer.bias)
+            if i < len(linears) - 1:
+                h = act(h)
+        expected = h
+    y = t.call(model, x, what=f"{call}(x)")
+    diagnoses = [
+        (act(expected), f"There is no {act_name} after the last Linear layer."),
+        (plain, f"The {act_name} between the Linear layers is missing in forward."),
+    ]
+    t.expect_close(
+        y,
+        expected,
+        what=f"{call}(x) for x of shape {shape_str(shape)}",
+        hint="Apply the layers in order, Linear, activation, Linear, ..., Linear, with "
+        "no activation after the last.",
+        diagnoses=diagnoses[:1] if len(linears) == 1 else diagnoses,
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+# -- 02.multi_head -----------------------------------------------------------------------------
+
+
+class _Trunk(nn.Module):
+    """The check's trunk: tanh(Linear(x)), square so that mistakes stay diagnosable."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return torch.tanh(self.proj(x))
+
+
+def _trunk_and_heads(dim: int = 4) -> tuple[_Trunk, dict[str, nn.Module]]:
+    trunk = _Trunk(dim)
+    heads: dict[str, nn.Module] = {
+        "cls": nn.Linear(dim, 3),
+        "seg": nn.Linear(dim, 3),
+        "depth": nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1)),
+    }
+    for module in [trunk, *heads.values()]:
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                _fill_linear(layer)
+    return trunk, heads
+
+
+def _heads_text(heads: dict[str, nn.Module]) -> str:
+    return "{" + ", ".join(f'"{k}": {type(v).__name__}' for k, v in heads.items()) + "}"
+
+
+@task(
+    "02.multi_head", title="Shared trunk, one head per task", names=["MultiHead"], notebook=NOTEBOOK
+)
+def check_multi_head(t: Checker) -> None:
+    MultiHead = t.module_class("MultiHead")
+
+    with t.probe("MultiHead(trunk, heads) constructs from a dict of heads"):
+        trunk, heads = _trunk_and_heads()
+        call = f"MultiHead(trunk, {_heads_text(heads)})"
+        model = t.call(MultiHead, trunk, heads, what=call)
+
+    with t.probe("the trunk and every head are registered submodules"):
+        _expect_registered(t, model, trunk, heads)
+
+    with t.probe("every head's parameters are in model.parameters()"):
+        params = _parameters(t, model)
+        for name, head in heads.items():
+            missing = [p for p in head.parameters() if not _contains(params, p)]
+            if missing:
+                t.fail(
+                    f'the parameters of head "{name}" are not among model.parameters()',
+                    expected=f"all {len(list(head.parameters()))} of them",
+                    got=f"{len(missing)} missing",
+                    hint="Register the heads themselves: self.heads = nn.ModuleDict(heads).",
+                )
+
+    x = torch.randn(5, 4)
+    for name in heads:
+        with t.probe(f'model(x, "{name}") returns heads["{name}"](trunk(x))'):
+            _expect_head_output(t, model, trunk, heads, x, name)
+
+    with t.probe("the trunk runs once per call"):
+        trunk.calls = 0
+        t.call(model, x, "seg", what='model(x, "seg")')
+        if trunk.calls != 1:
+            t.fail(
+                "the trunk was not called exactly once per forward",
+                expected="1 call",
+                got=f"{trunk.calls} calls",
+                hint="Call the trunk once per forward, self.trunk(x), and reuse its output.",
+            )
+
+    with t.probe("gradients reach the trunk and the chosen head"):
+        trunk, heads = _trunk_and_heads()
+        model = t.call(MultiHead, trunk, heads, what=call)
+        y = t.expect_tensor(t.call(model, x, "cls", what='model(x, "cls")'), what="the output")
+        if not y.requires_grad:
+            t.fail(
+                "the output does not track gradients",
+                hint="Return heads[task](trunk(x)) without torch.no_grad() or .detach().",
+            )
+        t.call(y.sum().backward, what="output.sum().backward()")
+        for where, layer in [("the trunk", trunk.proj), ('head "cls"', heads["cls"])]:
+            if layer.weight.grad is None:
+                t.fail(
+                    f"no gradient reached {where}",
+                    hint="Compute heads[task](trunk(x)) with the registered modules, "
+                    "without .detach() or torch.no_grad().",
+                )
+
+    with t.probe("an unknown task raises KeyError"):
+        _expect_key_error(t, model, x)
+
+    with t.probe("heads given as an nn.ModuleDict work too"):
+        trunk, heads = _trunk_and_heads()
+        model = t.call(
+            MultiHead, trunk, nn.ModuleDict(heads), what="MultiHead(trunk, nn.ModuleDict(heads))"
+        )
+        _expect_registered(t, model, trunk, heads)
+        _expect_head_output(t, model, trunk, heads, torch.randn(2, 3, 4), "depth")
+
+    with t.probe("works on the course's device, get_device()"):
+        trunk, heads = _trunk_and_heads()
+        model = t.call(MultiHead, trunk, heads, what=call)
+        device = get_device()
+        model.to(device)
+        _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
+
+
+def _expect_registered(
+    t: Checker, model: nn.Module, trunk: nn.Module, heads: dict[str, nn.Module]
+) -> None:
+    modules = _modules(t, model)
+    if not _contains(modules, trunk):
+        t.fail(
+            "the trunk is not a registered submodule",
+            expected="trunk among model.modules()",
+            hint="Assign it in __init__: self.trunk = trunk (the module you were given).",
+        )
+    missing = [name for name, head in heads.items() if not _contains(modules, head)]
+    if missing:
+        hidden = _plain_container(model, nn.Module)
+        copies = len([m for m in modules if isinstance(m, nn.Linear)]) > 1
+        if hidden:
+            hint = (
+                f"{hidden} is a plain Python container, which nn.Module does not look "
+                "into, so the heads are not registered: use nn.ModuleDict(heads)."
+            )
+        elif copies:
+            hint = "Keep the head modules you were given (no copies): nn.ModuleDict(heads)."
+        else:
+            hint = "Register the heads in __init__: self.heads = nn.ModuleDict(heads)."
+        t.fail(
+            "the heads are not registered submodules",
+            expected=f"heads {', '.join(repr(n) for n in heads)} among model.modules()",
+            got=f"{', '.join(repr(n) for n in missing)} missing",
+            hint=hint,
+        )
+
+
+def _expect_head_output(
+    t: Checker,
+    model: nn.Module,
+    trunk: _Trunk,
+    heads: dict[str, nn.Module],
+    x: torch.Tensor,
+    name: str,
+) -> None:
+    x_dev = x
+    with torch.no_grad():
+        features = trunk(x_dev)
+        expected = heads[name](features)
+        diagnoses = [
+            (heads[name](x_dev), "The trunk is skipped: return heads[task](trunk(x))."),
+            (
+                heads[name](trunk(features)),
+                "The trunk is applied twice: run it once, then the head.",
+            ),
+            (features, "The head is missing: apply heads[task] to the trunk's output."),
+        ]
+        diagnoses += [
+            (
+                head(features),
+                f'Got the output of head "{other}" for task "{name}": select the head by '
+                "its name, heads[task].",
+            )
+            for other, head in heads.items()
+            if other != name
+        ]
+    trunk.calls = 0
+    y = t.call(model, x, name, what=f'model(x, "{name}")')
+    t.expect_close(
+        y,
+        expected,
+        what=f'model(x, "{name}") for x of shape {shape_str(x.shape)}',
+        hint="Return self.heads[task](self.trunk(x)).",
+        diagnoses=diagnoses,
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+def _expect_key_error(t: Checker, model: nn.Module, x: torch.Tensor) -> None:
+    def attempt() -> tuple[str, Any]:
+        try:
+            return "returned", model(x, "unknown")
+        except KeyError as exc:
+            return "KeyError", exc
+        except NotImplementedError:
+            raise
+        except Exception as exc:
+            return "raised", exc
+
+    outcome, value = t.call(attempt, what='model(x, "unknown")')
+    if outcome == "KeyError":
+        return
+    if outcome == "raised":
+        t.fail(
+            f'model(x, "unknown") raised {type(value).__name__}, not KeyError',
+            expected="KeyError",
+            got=f"{type(value).__name__}: {value}",
+            hint="Look the head up by indexing, self.heads[task]: an nn.ModuleDict (like a "
+            "dict) raises KeyError for a name it does not hold.",
+        )
+    t.fail(
+        'model(x, "unknown") returned instead of raising KeyError',
+        expected="KeyError",
+        got=describe(value),
+        hint="An unknown task must raise KeyError, not return None or a default: index "
+        "self.heads[task] (no .get(), no fallback).",
+    )
+
+
+# -- 02.named_sequential -----------------------------------------------------------------------
+
+_NAMES = ["fc1", "act", "fc2"]
+
+_SEQUENTIAL_REFINE = (
+    (
+        "TypeError: dict is not a Module subclass",
+        "nn.Sequential does not take a plain dict: pass an OrderedDict, "
+        "nn.Sequential(OrderedDict([('fc1', ...), ('act', ...), ('fc2', ...)])).",
+    ),
+    (
+        "is not a Module subclass",
+        "Every entry must be a module instance: nn.ReLU() (with parentheses), not nn.ReLU "
+        "or F.relu.",
+    ),
+)
+
+
+@task(
+    "02.named_sequential",
+    title="A Sequential with named layers",
+    names=["build_classifier"],
+    notebook=NOTEBOOK,
+)
+def check_named_sequential(t: Checker) -> None:
+    build_classifier = t.function("build_classifier")
+
+    with t.probe("build_classifier(4, 8, 3) returns an nn.Sequential"):
+        model = _build_sequential(t, build_classifier, 4, 8, 3)
+
+    with t.probe("its children are named fc1, act, fc2, in that order"):
+        _expect_children_names(t, model)
+
+    with t.probe("fc1 is Linear(4→8), act is ReLU, fc2 is Linear(8→3)"):
+        _expect_layers(t, model, 4, 8, 3)
+
+    with t.probe("model.fc1 is model[0], model.act is model[1], model.fc2 is model[2]"):
+        for index, name in enumerate(_NAMES):
+            by_name = t.call(getattr, model, name, what=f"model.{name}")
+            by_index = t.call(model.__getitem__, index, what=f"model[{index}]")
+            if by_name is not by_index:
+                t.fail(
+                    f"model.{name} is not model[{index}]",
+                    hint="Build the nn.Sequential from one OrderedDict of the three layers "
+                    "(do not add extra attributes afterwards).",
+                )
+
+    with t.probe("build_classifier(10, 16, 5): the sizes follow the arguments"):
+        model = _build_sequential(t, build_classifier, 10, 16, 5)
+        _expect_children_names(t, model)
+        _expect_layers(t, model, 10, 16, 5)
+
+    with t.probe("model(x) computes fc2(relu(fc1(x)))"):
+        _expect_classifier_forward(t, model, (7, 10))
+
+    with t.probe("works on the course's device, get_device()"):
+        model = _build_sequential(t, build_classifier, 4, 8, 3)
+        _expect_children_names(t, model)
+        _expect_layers(t, model, 4, 8, 3)
+        _expect_classifier_forward(t, model, (2, 3, 4), device=get_device())
+
+
+def _build_sequential(t: Checker, build: Callable[..., Any], *sizes: int) -> nn.Sequential:
+    call = f"build_classifier({', '.join(map(str, sizes))})"
+    model = _call(t, build, *sizes, what=call, refine=_SEQUENTIAL_REFINE)
+    if not isinstance(model, nn.Sequential):
+        if isinstance(model, nn.Module):
+            hint = (
+                "Return an nn.Sequential (not a model class of your own): "
+                "nn.Sequential(OrderedDict([...]))."
+            )
+        else:
+            hint = "Return the model: `return nn.Sequential(OrderedDict([...]))`."
+        t.fail(
+            f"{call} did not return an nn.Sequential",
+            expected="an nn.Sequential",
+            got=describe(model),
+            hint=hint,
+        )
+    return model
+
+
+def _expect_children_names(t: Checker, model: nn.Sequential) -> None:
+    names = [name for name, _ in t.call(lambda: list(model.named_children()), what="children")]
+    if names == _NAMES:
+        return
+    if names == [str(i) for i in range(len(names))]:
+        hint = (
+            "Positional arguments give the names 0, 1, 2: pass one OrderedDict instead, "
+            "nn.Sequential(OrderedDict([('fc1', ...), ('act', ...), ('fc2', ...)]))."
+        )
+    elif sorted(names) == sorted(_NAMES):
+        hint = "Keep the order fc1, act, fc2: nn.Sequential runs its children in that order."
+    else:
+        hint = "Name the children exactly fc1, act and fc2 (the keys of the OrderedDict)."
+    t.fail(
+        "the children have the wrong names",
+        expected=", ".join(_NAMES),
+        got=", ".join(names) or "no children",
+        hint=hint,
+    )
+
+
+def _expect_layers(t: Checker, model: nn.Sequential, in_f: int, hidden: int, out_f: int) -> None:
+    children = dict(t.call(lambda: list(model.named_children()), what="children"))
+    layers = [
+        ("fc1", (in_f, hidden), "in_features→hidden", "nn.Linear(in_features, hidden)"),
+        ("fc2", (hidden, out_f), "hidden→num_classes", "nn.Linear(hidden, num_classes)"),
+    ]
+    for name, sizes, where, code in layers:
+        layer = children[name]
+        if not isinstance(layer, nn.Linear):
+            t.fail(f"{name} is not an nn.Linear", got=describe(layer), hint=f"{name} is {code}.")
+        got = (int(layer.weight.shape[1]), int(layer.weight.shape[0]))
+        if got != sizes:
+            t.fail(
+                f"{name} has the wrong sizes",
+                expected=f"Linear({sizes[0]}→{sizes[1]}), {where}",
+                got=f"Linear({got[0]}→{got[1]})",
+                hint=f"{name} maps {where}: {code}.",
+            )
+    if not isinstance(children["act"], nn.ReLU):
+        t.fail(
+            "act is not an nn.ReLU",
+            got=describe(children["act"]),
+            hint="act is nn.ReLU(), an instance.",
+        )
+
+
+def _expect_classifier_forward(
+    t: Checker, model: nn.Sequential, shape: tuple[int, ...], device: torch.device | None = None
+) -> None:
+    fc1, fc2 = model.fc1, model.fc2
+    _fill_linear(fc1)
+    _fill_linear(fc2)
+    x = torch.randn(shape)
+    if device is not None:
+        model.to(device)
+        x = x.to(device)
+    with torch.no_grad():
+        expected = fc2(torch.relu(fc1(x)))
+    y = t.call(model, x, what="model(x)")
+    t.expect_close(
+        y,
+        expected,
+        what=f"model(x) for x of shape {shape_str(shape)}",
+        hint="The nn.Sequential should hold exactly fc1, act, fc2 and nothing else.",
+        rtol=1e-4,
+        atol=1e-5,
+    )
+
+
+# -- 02.polynomial -----------------------------------------------------------------------------
+
+
+@task(
+    "02.polynomial",
+    title="Polynomial with a ParameterList",
+    names=["Polynomial"],
+    notebook=NOTEBOOK,
+)
+def check_polynomial(t: Checker) -> None:
+    Polynomial = t.module_class("Polynomial")
+
+    with t.probe("Polynomial(3) constructs"):
+        model = t.call(Polynomial, 3, what="Polynomial(3)")
+
+    with t.probe("Polynomial(3) has 4 Parameters, each holding one number"):
+        _expect_coefficients(t, model, 3)
+
+    with t.probe("the coefficients are kept in an nn.ParameterList"):
+        _expect_parameter_list(t, model)
+
+    with t.probe("every coefficient starts at zero"):
+        nonzero = [i for i, p in enumerate(_parameters(t, model)) if bool((p != 0).any())]
+        if nonzero:
+            t.fail(
+                "not every coefficient starts at zero",
+                expected="c0 = c1 = c2 = c3 = 0",
+                got=f"nonzero: {', '.join(f'c{i}' for i in nonzero)}",
+                hint="Start every coefficient at zero: nn.Parameter(torch.zeros(())) for each.",
+            )
+
+    cases = [(3, (6,)), (1, (2, 3)), (5, (2, 1, 4)), (0, (7,))]
+    for degree, shape in cases:
+        with t.probe(
+            f"Polynomial({degree}) on x of shape {shape_str(shape)}, "
+            "coefficients in parameters() order"
+        ):
+            model = t.call(Polynomial, degree, what=f"Polynomial({degree})")
+            _expect_coefficients(t, model, degree)
+            _expect_polynomial(t, model, degree, shape)
+
+    with t.probe("gradients reach every coefficient"):
+        model = t.call(Polynomial, 2, what="Polynomial(2)")
+        params = _expect_coefficients(t, model, 2)
+        x = torch.randn(8)
+        y = t.expect_tensor(t.call(model, x, what="Polynomial(2)(x)"), what="the output")
+        if not y.requires_grad:
+            t.fail(
+                "the output does not track gradients",
+                hint="Compute with the Parameters themselves: no .item(), float(), .data "
+                "or .detach() in forward.",
+            )
+        t.call(y.sum().backward, what="output.sum().backward()")
+        for i, p in enumerate(params):
+            if p.grad is None:
+                t.fail(
+                    f"no gradient reached c{i}",
+                    hint="Every coefficient must be used in forward, as a Parameter (no "
+                    ".item(), float(), .data or .detach()).",
+                )
+            t.expect_close(
+                p.grad.reshape(()),
+                (x**i).sum(),
+                what=f"c{i}.grad after output.sum().backward()",
+                hint=f"c{i} multiplies x**{i}, so its gradient is (x**{i}).sum().",
+                rtol=1e-4,
+                atol=1e-5,
+            )
+
+    with t.probe("works on the course's device, get_device()"):
+        model = t.call(Polynomial, 2, what="Polynomial(2)")
+        _expect_coefficients(t, model, 2)
+        _expect_polynomial(t, model, 2, (3, 5), device=get_device())
+
+
+def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.Parameter]:
+    call = f"Polynomial({degree})"
+    params = _parameters(t, model)
+    count = degree + 1
+    if not params:
+        hidden = _plain_container(model, torch.Tensor)
+        t.fail(
+            f"{call} has no parameters",
+            expected=f"{count} Parameters, c0 ... c{degree}",
+            got="none" + (f"; the coefficients sit in {hidden}" if hidden else ""),
+            hint="A Python list of Parameters is not registered: keep them in an nn.ParameterList."
+            if hidden
+            else "Create the coefficients in __init__ as Parameters in an nn.ParameterList.",
+        )
+    shapes = ", ".join(shape_str(p.shape) for p in params)
+    if len(params) == 1 and params[0].numel() == count and count > 1:
+        t.fail(
+            f"{call} keeps its coefficients in one Parameter",
+            expected=f"{count} Parameters of one number each",
+            got=f"1 Parameter of shape {shapes}",
+            hint="One Parameter per coefficient, each holding one number, in an "
+            "nn.ParameterList (not one vector).",
+        )
+    bad = [i for i, p in enumerate(params) if p.numel() != 1]
+    if bad:
+        t.fail(
+            f"a coefficient of {call} holds more than one number",
+            expected="each Parameter of shape () (or (1,))",
+            got=f"shapes {shapes}",
+            hint="Each coefficient is its own Parameter holding one number: "
+            "nn.Parameter(torch.zeros(())).",
+        )
+    if len(params) != count:
+        lists = [m for m in _modules(t, model) if isinstance(m, nn.ParameterList)]
+        if any(len(pl) == count for pl in lists):
+            hint = (
+                "`[p] * n` repeats ONE Parameter n times: create a new nn.Parameter for each "
+                "coefficient (e.g. in a list comprehension)."
+            )
+        else:
+            hint = (
+                "A polynomial of degree d has d + 1 coefficients, c0 ... c_d: make degree + 1 "
+                "Parameters."
+            )
+        t.fail(
+            f"{call} has {len(params)} distinct coefficient Parameters instead of {count}",
+            expected=f"{count} (c0 ... c{degree})",
+            got=str(len(params)),
+            hint=hint,
+        )
+    if not all(p.dtype.is_floating_point for p in params):
+        t.fail(
+            f"the coefficients of {call} are not floating point",
+            got=", ".join(str(p.dtype) for p in params),
+            hint="Create them with torch.zeros(()) (float32), not an integer tensor.",
+        )
+    return params
+
+
+def _expect_parameter_list(t: Checker, model: nn.Module) -> None:
+    params = _parameters(t, model)
+    lists = [m for m in _modules(t, model) if isinstance(m, nn.ParameterList)]
+    if not any(all(_contains(list(pl), p) for p in params) for pl in lists):
+        kinds = sorted({type(m).__name__ for m in _modules(t, model)} - {type(model).__name__})
+        t.fail(
+            "the coefficients are not kept in an nn.ParameterList",
+            expected="one nn.ParameterList holding c0 ... c_degree",
+            got=f"submodules: {', '.join(kinds) or 'none'}",
+            hint="Keep them in an nn.ParameterList (self.coeffs = nn.ParameterList([...])), "
+            "not as separate attributes or an nn.ParameterDict.",
+        )
+
+
+def _expect_polynomial(
+    t: Checker,
+    model: nn.Module,
+    degree: int,
+    shape: tuple[int, ...],
+    device: torch.device | None = None,
+) -> None:
+    call = f"Polynomial({degree})"
+    params = _parameters(t, model)
+    values = torch.randn(degree + 1)
+    with torch.no_grad():
+        for p, value in zip(params, values, strict=True):
+            p.copy_(value.reshape(p.shape))
+    x = 1.2 * torch.randn(shape)
+    if device is not None:
+        model.to(device)
+        x, values = x.to(device), values.to(device)
+
+    def poly(coefficients: torch.Tensor, first_power: int = 0) -> torch.Tensor:
+        out = torch.zeros_like(x)
+        for i, c in enumerate(coefficients):
+            out = out + c * x ** (i + first_power)
+        return out
+
+    expected = poly(values)
+    diagnoses = []
+    if degree > 0:
+        diagnoses += [
+            (
+                poly(values.flip(0)),
+                "parameters() must yield c0 first: keep c0, c1, ..., c_degree in that order "
+                "in the ParameterList (for Horner's rule, iterate reversed(...) in forward).",
+            ),
+            (
+                poly(values, first_power=1),
+                "c0 is the constant term: c_i multiplies x**i, starting from x**0.",
+            ),
+        ]
+    hint = "Return c0 + c1*x + ... + c_degree*x**degree, elementwise, with x's shape."
+    if degree == 0:
+        hint = (
+            "Even Polynomial(0) returns a tensor of x's shape (c0 everywhere): start from "
+            "torch.zeros_like(x), or multiply c0 by x**0."
+        )
+    y = t.call(model, x, what=f"{call}(x)")
+    t.expect_close(
+        y,
+        expected,
+        what=f"{call}(x) for x of shape {shape_str(shape)}",
+        hint=hint,
+        diagnoses=diagnoses,
+        rtol=1e-4,
+        atol=1e-4,
+    )

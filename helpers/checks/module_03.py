@@ -1,1 +1,1025 @@
-"""Checks for lesson 03 (being written)."""
+"""Checks for lesson 03 · Parameters and buffers: ``03.running_mean``, ``03.causal_mask``,
+``03.freeze``, ``03.checkpoint``."""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import tempfile
+from collections import OrderedDict
+from typing import Any
+
+import torch
+from torch import nn
+
+from helpers.checks.core import Checker, Fail, describe, equal, same_tensor_set, shape_str, task
+from helpers.device import get_device
+
+NOTEBOOK = "03_parameters_and_buffers"
+
+
+def _buffers(t: Checker, module: nn.Module, call: str) -> dict[str, torch.Tensor]:
+    return dict(t.call(module.named_buffers, what=f"{call}.named_buffers()"))
+
+
+def _parameter_names(t: Checker, module: nn.Module, call: str) -> list[str]:
+    return [name for name, _ in t.call(module.named_parameters, what=f"{call}.named_parameters()")]
+
+
+def _plain_tensors(module: nn.Module) -> list[str]:
+    return sorted(k for k, v in vars(module).items() if isinstance(v, torch.Tensor))
+
+
+# -- 03.running_mean --------------------------------------------------------------------------
+
+_RUNNING = ("running_mean", "num_batches_tracked")
+
+
+@task(
+    "03.running_mean",
+    title="Running mean kept in buffers",
+    names=["RunningMean"],
+    notebook=NOTEBOOK,
+)
+def check_running_mean(t: Checker) -> None:
+    RunningMean = t.module_class("RunningMean")
+
+    with t.probe("RunningMean(3) constructs and has no parameters"):
+        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+        params = _parameter_names(t, layer, "RunningMean(3)")
+        if params:
+            t.fail(
+                "RunningMean has parameters",
+                expected="no parameters",
+                got=", ".join(params),
+                hint="Running statistics are not trained: keep them with "
+                "self.register_buffer(name, tensor), not nn.Parameter.",
+            )
+
+    with t.probe("buffers `running_mean` (3,) float zeros and `num_batches_tracked` () int64 0"):
+        _expect_running_buffers(t, layer, 3)
+
+    with t.probe("both buffers are in state_dict()"):
+        keys = list(t.call(layer.state_dict, what="RunningMean(3).state_dict()"))
+        missing = [name for name in _RUNNING if name not in keys]
+        if missing:
+            t.fail(
+                "a buffer is missing from state_dict()",
+                expected=", ".join(_RUNNING),
+                got=", ".join(keys) or "an empty state_dict",
+                hint="Register both buffers as persistent (the default): drop "
+                "persistent=False, or the running statistics are not saved.",
+            )
+
+    cases = [(3, None, (5, 7, 4)), (4, 0.3, (6, 2, 9)), (1, 0.05, (3,))]
+    for num_features, momentum, batch_sizes in cases:
+        call = f"RunningMean({num_features}" + (
+            f", momentum={momentum})" if momentum is not None else ")"
+        )
+        n = len(batch_sizes)
+        with t.probe(f"training mode: {n} batch{'es' if n > 1 else ''} through {call}"):
+            args = (num_features,) if momentum is None else (num_features, momentum)
+            layer = t.call(RunningMean, *args, what=call)
+            _expect_training(t, layer, call, num_features, momentum or 0.1, batch_sizes)
+
+    with t.probe("running_mean is updated without autograd history"):
+        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+        x = torch.randn(5, 3, requires_grad=True)
+        y = t.expect_tensor(t.call(layer, x, what="RunningMean(3)(x)"), what="the output")
+        running_mean = _buffers(t, layer, "RunningMean(3)").get("running_mean")
+        if running_mean is not None and (
+            running_mean.requires_grad or running_mean.grad_fn is not None
+        ):
+            t.fail(
+                "running_mean carries autograd history after a training step",
+                expected="running_mean.requires_grad == False",
+                got=f"requires_grad={running_mean.requires_grad}, grad_fn="
+                f"{type(running_mean.grad_fn).__name__ if running_mean.grad_fn else None}",
+                hint="Update running_mean under torch.no_grad() (or from x.mean(0).detach()): "
+                "a buffer with a grad_fn keeps every batch's graph alive.",
+            )
+
+    with t.probe("gradients flow through x - x.mean(0) in training mode"):
+        if not y.requires_grad:
+            t.fail(
+                "the output does not track gradients to x",
+                hint="Compute the output outside torch.no_grad(): only the buffer update "
+                "goes under no_grad.",
+            )
+        if tuple(y.shape) != (5, 3):
+            t.fail(
+                "the output has the wrong shape",
+                expected="(5, 3)",
+                got=shape_str(y.shape),
+                hint="Return x - x.mean(0), of x's shape.",
+            )
+        weights = torch.randn(5, 3)
+        t.call((y * weights).sum().backward, what="(output * w).sum().backward()")
+        if x.grad is None:
+            t.fail(
+                "no gradient reached x",
+                hint="Compute the output from x itself: return x - x.mean(0).",
+            )
+        t.expect_close(
+            x.grad,
+            weights - weights.mean(0),
+            what="x.grad after (output * w).sum().backward()",
+            hint="Return x - x.mean(0) with the mean still attached to the graph: use the "
+            "detached mean only for the buffer update.",
+            diagnoses=[
+                (
+                    weights,
+                    "The output's mean is detached: return x - x.mean(0) and detach only "
+                    "what goes into running_mean.",
+                )
+            ],
+        )
+
+    with t.probe("eval mode returns x - running_mean and changes no buffer"):
+        layer = t.call(RunningMean, 4, what="RunningMean(4)")
+        _expect_training(t, layer, "RunningMean(4)", 4, 0.1, (6, 3))
+        t.call(layer.eval, what="RunningMean(4).eval()")
+        before = {k: v.detach().clone() for k, v in _buffers(t, layer, "RunningMean(4)").items()}
+        if any(name not in before for name in _RUNNING):
+            t.fail(
+                "after training steps a buffer is missing",
+                got=f"buffers {sorted(before) or 'none'}",
+                hint="Update the buffers in place or assign a tensor to the same name; do not "
+                "delete them.",
+            )
+        x = torch.randn(5, 4) * 2 + 1
+        x_before = x.clone()
+        y = t.call(layer, x, what="RunningMean(4).eval()(x)")
+        after = _buffers(t, layer, "RunningMean(4)")
+        changed = [k for k in _RUNNING if k in before and not _same(after.get(k), before[k])]
+        if changed:
+            t.fail(
+                "eval mode changed a buffer",
+                got=f"{', '.join(changed)} changed",
+                hint="Update the buffers only when self.training is True; in eval mode only "
+                "read running_mean.",
+            )
+        if not equal(x, x_before):
+            t.fail("forward changed its input x in place", hint=_IN_PLACE_HINT)
+        t.expect_close(
+            y,
+            x_before - before["running_mean"],
+            what="RunningMean(4).eval()(x)",
+            hint="In eval mode return x - self.running_mean.",
+            diagnoses=[
+                (
+                    x_before - x_before.mean(0),
+                    "In eval mode subtract running_mean, not the batch mean: branch on "
+                    "self.training.",
+                )
+            ],
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+    with t.probe("`.to(torch.float64)` converts running_mean; num_batches_tracked stays int64"):
+        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+        t.call(layer.to, torch.float64, what="RunningMean(3).to(torch.float64)")
+        buffers = _buffers(t, layer, "RunningMean(3)")
+        got = {k: str(buffers[k].dtype) for k in _RUNNING if k in buffers}
+        if got != {"running_mean": "torch.float64", "num_batches_tracked": "torch.int64"}:
+            t.fail(
+                "after .to(torch.float64) the buffers have the wrong dtypes",
+                expected="running_mean torch.float64, num_batches_tracked torch.int64",
+                got=", ".join(f"{k} {v}" for k, v in got.items()),
+                hint="Keep both as registered buffers: .to() converts floating-point "
+                "buffers and leaves integer ones alone.",
+            )
+        _expect_training(t, layer, "RunningMean(3) in float64", 3, 0.1, (4,), torch.float64)
+
+    with t.probe("works on the course's device, get_device()"):
+        device = get_device()
+        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+        t.call(layer.to, device, what="RunningMean(3).to(device)")
+        _expect_training(t, layer, "RunningMean(3) on the device", 3, 0.1, (5, 4), device=device)
+        t.call(layer.eval, what="RunningMean(3).eval()")
+        x = torch.randn(4, 3).to(device)
+        running_mean = _buffers(t, layer, "RunningMean(3)")["running_mean"].detach().clone()
+        y = t.call(layer, x, what="RunningMean(3).eval()(x) on the device")
+        t.expect_close(
+            y,
+            x - running_mean,
+            what="the eval-mode output on the device",
+            hint="In eval mode return x - self.running_mean.",
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+_IN_PLACE_HINT = (
+    "Do not modify x (x -= ..., x.sub_(...)): return a new tensor, x - mean, so the "
+    "caller's batch stays as it was."
+)
+
+
+def _same(a: Any, b: torch.Tensor) -> bool:
+    return (
+        isinstance(a, torch.Tensor)
+        and a.shape == b.shape
+        and a.dtype == b.dtype
+        and equal(a.detach(), b)
+    )
+
+
+def _expect_running_buffers(t: Checker, layer: nn.Module, num_features: int) -> None:
+    call = f"RunningMean({num_features})"
+    buffers = _buffers(t, layer, call)
+    for name in _RUNNING:
+        if name in buffers:
+            continue
+        value = vars(layer).get(name)
+        if isinstance(value, torch.Tensor):
+            hint = (
+                f"`{name}` is a plain tensor attribute: register it with "
+                f"self.register_buffer({name!r}, tensor) so that it is saved and moved."
+            )
+        elif isinstance(value, (int, float)):
+            hint = (
+                f"`{name}` must be a tensor buffer, not a Python number: "
+                f"self.register_buffer({name!r}, torch.tensor(0, dtype=torch.long))."
+            )
+        else:
+            hint = (
+                "Register buffers named exactly `running_mean` and `num_batches_tracked` "
+                "with self.register_buffer(name, tensor)."
+            )
+        t.fail(
+            f"{call} has no buffer `{name}`",
+            expected="buffers running_mean, num_batches_tracked",
+            got=f"buffers {sorted(buffers) or 'none'}",
+            hint=hint,
+        )
+    running_mean, count = buffers["running_mean"], buffers["num_batches_tracked"]
+    if tuple(running_mean.shape) != (num_features,) or not running_mean.dtype.is_floating_point:
+        t.fail(
+            "`running_mean` has the wrong shape or dtype",
+            expected=f"shape {shape_str((num_features,))}, a floating-point dtype",
+            got=f"shape {shape_str(running_mean.shape)}, {running_mean.dtype}",
+            hint="Start it as torch.zeros(num_features): one float per feature.",
+        )
+    if bool((running_mean != 0).any()):
+        t.fail(
+            "`running_mean` does not start at zero",
+            hint="Start it as torch.zeros(num_features).",
+        )
+    if count.dtype != torch.int64 or tuple(count.shape) != ():
+        t.fail(
+            "`num_batches_tracked` is not an int64 scalar",
+            expected="shape (), torch.int64",
+            got=f"shape {shape_str(count.shape)}, {count.dtype}",
+            hint="A count is an integer scalar: torch.tensor(0, dtype=torch.long), shape () "
+            "(keep it int64, like BatchNorm's).",
+        )
+    if int(count) != 0:
+        t.fail("`num_batches_tracked` does not start at 0", hint="Start it at 0.")
+
+
+def _expect_training(
+    t: Checker,
+    layer: nn.Module,
+    call: str,
+    num_features: int,
+    momentum: float,
+    batch_sizes: tuple[int, ...],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | None = None,
+) -> None:
+    """Feed batches in training mode; after each: output, running_mean, count, x intact."""
+    expected_mean = torch.zeros(num_features, dtype=torch.float64)
+    for k, n in enumerate(batch_sizes, start=1):
+        x = (torch.randn(n, num_features) * 2 + 3).to(dtype)
+        if device is not None:
+            x = x.to(device)
+        x_before = x.clone()
+        previous = _buffers(t, layer, call).get("running_mean")
+        previous = previous.detach().clone() if isinstance(previous, torch.Tensor) else None
+        y = t.call(layer, x, what=f"{call}(x)")
+        if not equal(x, x_before):
+            t.fail("forward changed its input x in place", hint=_IN_PLACE_HINT)
+        y = t.expect_tensor(y, what="the output")
+        batch_mean = x_before.mean(0)
+        buffers = _buffers(t, layer, call)
+        missing = [name for name in _RUNNING if name not in buffers]
+        if missing:
+            t.fail(
+                f"after a training step `{missing[0]}` is no longer a buffer",
+                got=f"buffers {sorted(buffers) or 'none'}",
+                hint="Update the buffer in place or assign a tensor to the same name "
+                "(self.running_mean = ...); do not delete it or assign something else.",
+            )
+        running_mean = buffers["running_mean"].detach()
+        updated = (1 - momentum) * expected_mean + momentum * batch_mean.double().cpu()
+        wrong_mean = (
+            "In training mode subtract the batch's own mean, x.mean(0); running_mean is for "
+            "eval mode."
+        )
+        diagnoses = [(x_before - updated.to(dtype=x.dtype, device=x.device), wrong_mean)]
+        if previous is not None and tuple(previous.shape) == (num_features,):
+            diagnoses.append((x_before - previous.to(x.dtype), wrong_mean))
+        t.expect_close(
+            y,
+            x_before - batch_mean,
+            what=f"the output of {call}(x) in training mode (batch {k})",
+            hint="In training mode return x - x.mean(0).",
+            diagnoses=diagnoses,
+            rtol=1e-5,
+            atol=1e-5,
+        )
+        expected = updated.to(dtype=running_mean.dtype, device=running_mean.device)
+        swapped = momentum * expected_mean + (1 - momentum) * batch_mean.double().cpu()
+        t.expect_close(
+            running_mean,
+            expected,
+            what=f"running_mean after batch {k} of {call}",
+            hint="running_mean <- (1 - momentum) * running_mean + momentum * x.mean(0), "
+            "updated in forward when self.training is True.",
+            diagnoses=[
+                (
+                    expected_mean.to(dtype=running_mean.dtype, device=running_mean.device),
+                    "running_mean did not change in training mode: update it in forward "
+                    "(in place under torch.no_grad(), or assign self.running_mean = ...).",
+                ),
+                (
+                    swapped.to(dtype=running_mean.dtype, device=running_mean.device),
+                    "momentum and 1 - momentum are swapped: momentum weighs the new batch, "
+                    "(1 - momentum) * running_mean + momentum * x.mean(0).",
+                ),
+            ],
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        count = buffers["num_batches_tracked"]
+        if count.dtype != torch.int64 or tuple(count.shape) != () or int(count) != k:
+            t.fail(
+                f"num_batches_tracked is wrong after {k} training batch{'es' if k > 1 else ''}",
+                expected=f"tensor({k}), int64, shape ()",
+                got=f"tensor({_count_text(count)}), {count.dtype}, shape {shape_str(count.shape)}",
+                hint="Add 1 to num_batches_tracked on every training call "
+                "(self.num_batches_tracked += 1 keeps it an int64 tensor)."
+                if count.dtype == torch.int64
+                else "Keep num_batches_tracked int64: add the integer 1, not 1.0.",
+            )
+        expected_mean = updated
+
+
+def _count_text(count: torch.Tensor) -> str:
+    values = count.detach().reshape(-1)[:3].tolist()
+    return str(values[0]) if count.dim() == 0 else str(values)
+
+
+# -- 03.causal_mask ---------------------------------------------------------------------------
+
+_MASK_HINT = (
+    "Build it once in __init__: torch.ones(max_len, max_len, dtype=torch.bool).triu(1), "
+    "True strictly above the diagonal."
+)
+_SLICE_HINT = (
+    "Slice the mask to the scores' size: self.mask[:T, :T] with T = scores.shape[-1] "
+    "(scores may be shorter than max_len)."
+)
+
+
+def _causal(size: int) -> torch.Tensor:
+    return torch.ones(size, size, dtype=torch.bool).triu(1)
+
+
+@task(
+    "03.causal_mask",
+    title="Causal mask in a non-persistent buffer",
+    names=["CausalMask"],
+    notebook=NOTEBOOK,
+)
+def check_causal_mask(t: Checker) -> None:
+    CausalMask = t.module_class("CausalMask")
+
+    with t.probe("CausalMask(5) constructs and has no parameters"):
+        layer = t.call(CausalMask, 5, what="CausalMask(5)")
+        params = _parameter_names(t, layer, "CausalMask(5)")
+        if params:
+            t.fail(
+                "CausalMask has parameters",
+                expected="no parameters",
+                got=", ".join(params),
+                hint="A mask is not learned: keep it with self.register_buffer(..., "
+                "persistent=False), not nn.Parameter.",
+            )
+
+    with t.probe("a bool (5, 5) buffer, True strictly above the diagonal"):
+        name, _ = _find_mask(t, layer, 5)
+
+    with t.probe("the mask is not in state_dict() (persistent=False)"):
+        keys = list(t.call(layer.state_dict, what="CausalMask(5).state_dict()"))
+        if name in keys:
+            t.fail(
+                f"the mask buffer `{name}` is in state_dict()",
+                expected="an empty state_dict",
+                got=", ".join(keys),
+                hint="Register it with self.register_buffer(name, mask, persistent=False): "
+                "it is rebuilt from max_len, so it need not be saved.",
+            )
+
+    cases = [
+        (5, (5, 5), torch.float32),
+        (5, (3, 3), torch.float32),
+        (6, (2, 4, 4), torch.float32),
+        (4, (2, 3, 4, 4), torch.float64),
+        (8, (2, 2, 5, 5), torch.float32),
+        (3, (1, 1), torch.float32),
+    ]
+    for max_len, shape, dtype in cases:
+        dtype_text = "" if dtype == torch.float32 else f", {str(dtype).replace('torch.', '')}"
+        with t.probe(f"CausalMask({max_len}) on scores of shape {shape_str(shape)}{dtype_text}"):
+            layer = t.call(CausalMask, max_len, what=f"CausalMask({max_len})")
+            _expect_masked(t, layer, max_len, torch.randn(shape, dtype=dtype))
+
+    with t.probe("forward uses the registered mask buffer (the one .to(device) moves)"):
+        layer = t.call(CausalMask, 6, what="CausalMask(6)")
+        name, mask = _find_mask(t, layer, 6)
+        owner_name, _, attribute = name.rpartition(".")
+        owner = layer.get_submodule(owner_name) if owner_name else layer
+        setattr(owner, attribute, torch.zeros_like(mask))  # this instance now masks nothing
+        scores = torch.randn(2, 4, 4)
+        out = t.expect_tensor(
+            t.call(layer, scores, what="CausalMask(6)(scores), its buffer set to all False"),
+            what="the output",
+        )
+        if out.shape != scores.shape or not equal(out.detach(), scores):
+            t.fail(
+                "forward does not read the mask buffer",
+                expected="with the buffer set to all False, the scores unchanged",
+                got="masked positions anyway",
+                hint="Use the registered buffer in forward (self.mask[:T, :T]); a mask built "
+                "in forward is a new CPU tensor that does not follow .to(device).",
+            )
+
+    with t.probe("works on the course's device, get_device()"):
+        device = get_device()
+        layer = t.call(CausalMask, 6, what="CausalMask(6)")
+        t.call(layer.to, device, what="CausalMask(6).to(device)")
+        name, mask = _find_mask(t, layer, 6)
+        if mask.device.type != device.type:
+            t.fail(
+                "the mask did not follow .to(device)",
+                hint="Register the mask with self.register_buffer(...).",
+            )
+        _expect_masked(t, layer, 6, torch.randn(3, 5, 5).to(device))
+
+
+def _find_mask(t: Checker, layer: nn.Module, max_len: int) -> tuple[str, torch.Tensor]:
+    call = f"CausalMask({max_len})"
+    buffers = _buffers(t, layer, call)
+    if not buffers:
+        plain = _plain_tensors(layer)
+        if plain:
+            t.fail(
+                f"`{plain[0]}` is a plain tensor attribute, not a buffer",
+                got="no buffers",
+                hint=f"Register it with self.register_buffer({plain[0]!r}, mask, "
+                "persistent=False): a plain tensor does not follow .to(device).",
+            )
+        t.fail(f"{call} has no buffer", got="no buffers", hint=_MASK_HINT)
+    square = {n: b for n, b in buffers.items() if tuple(b.shape) == (max_len, max_len)}
+    if not square:
+        t.fail(
+            f"{call} has no buffer of shape {shape_str((max_len, max_len))}",
+            got=", ".join(f"{n} {shape_str(b.shape)}" for n, b in buffers.items()),
+            hint="The mask covers every (query, key) pair: shape (max_len, max_len). " + _MASK_HINT,
+        )
+    name, mask = next(((n, b) for n, b in square.items() if b.dtype == torch.bool), None) or next(
+        iter(square.items())
+    )
+    if mask.dtype != torch.bool:
+        t.fail(
+            f"the mask buffer `{name}` is not bool",
+            expected="torch.bool",
+            got=str(mask.dtype),
+            hint="Keep a bool mask, True where a score is masked: "
+            "torch.ones(max_len, max_len, dtype=torch.bool).triu(1).",
+        )
+    expected = _causal(max_len)
+    got = mask.detach()
+    if got.device.type != "meta" and not equal(got.cpu(), expected):
+        wrong = [
+            (
+                torch.ones(max_len, max_len, dtype=torch.bool).triu(0),
+                "Strictly above the diagonal: triu(diagonal=1). Position i may attend to "
+                "itself, so the diagonal stays unmasked.",
+            ),
+            (
+                ~expected,
+                "The mask is inverted: True must mark the masked positions, the future "
+                "keys j > i (upper triangle).",
+            ),
+            (
+                expected.T,
+                "True marks the future, key j > query i: the upper triangle (triu), not the "
+                "lower one (tril).",
+            ),
+        ]
+        hint = next((h for w, h in wrong if equal(got.cpu(), w)), _MASK_HINT)
+        t.fail(
+            f"the mask buffer `{name}` has the wrong pattern",
+            expected=_rows(expected),
+            got=_rows(got.cpu()),
+            hint=hint,
+        )
+    return name, mask
+
+
+def _rows(mask: torch.Tensor) -> str:
+    rows = ["".join("1" if v else "0" for v in row) for row in mask[:4].tolist()]
+    return " ".join(rows) + (" ..." if mask.shape[0] > 4 else "") + " (rows, 1 = True)"
+
+
+def _expect_masked(t: Checker, layer: nn.Module, max_len: int, scores: torch.Tensor) -> None:
+    size = scores.shape[-1]
+    call = f"CausalMask({max_len})(scores)"
+    before = scores.clone()
+    try:
+        out = t.call(layer, scores, what=call)
+    except Fail as failure:
+        if size < max_len and "size of tensor" in (failure.got or ""):
+            t.fail(failure.headline, got=failure.got, facts=failure.facts, hint=_SLICE_HINT)
+        raise
+    if not equal(scores, before):
+        t.fail(
+            "forward changed its input scores in place",
+            hint="Return scores.masked_fill(mask, float('-inf')): masked_fill without the "
+            "underscore returns a new tensor; masked_fill_ overwrites the caller's scores.",
+        )
+    out = t.expect_tensor(out, what="the output")
+    mask = _causal(size).to(scores.device)
+    expected = before.masked_fill(mask, float("-inf"))
+    if out.shape == expected.shape and out.dtype == expected.dtype and bool(mask.any()):
+        masked = out.detach()[..., mask]
+        same_elsewhere = equal(out.detach()[..., ~mask], before[..., ~mask])
+        if same_elsewhere and bool(torch.isfinite(masked).all()) and bool((masked < -1e3).all()):
+            t.fail(
+                "masked positions hold a large negative number, not -inf",
+                expected="-inf above the diagonal",
+                got=f"{masked.reshape(-1)[0].item():.4g}",
+                hint="Fill with float('-inf'): softmax then gives exactly 0 there; a large "
+                "negative number such as -1e9 is only nearly 0 (and overflows in float16).",
+            )
+    diagnoses = [
+        (
+            before.masked_fill(torch.ones_like(mask).triu(0), float("-inf")),
+            "The diagonal is masked too: use triu(diagonal=1); position i may attend to itself.",
+        ),
+    ]
+    if size < max_len:
+        offset = max_len - size
+        for wrong in (
+            _causal(max_len)[:size, offset:],  # mask[:T, -T:]
+            _causal(max_len)[offset:, :size],  # mask[-T:, :T]
+        ):
+            diagnoses.append(
+                (before.masked_fill(wrong.to(scores.device), float("-inf")), _SLICE_HINT)
+            )
+    t.expect_close(
+        out,
+        expected,
+        what=f"{call} for scores of shape {shape_str(scores.shape)}",
+        hint="Return scores.masked_fill(self.mask[:T, :T], float('-inf')): -inf strictly "
+        "above the diagonal, the scores elsewhere.",
+        diagnoses=diagnoses,
+        rtol=0,
+        atol=0,
+    )
+
+
+# -- 03.freeze ---------------------------------------------------------------------------------
+
+
+class _FreezeNet(nn.Module):
+    """Names chosen to trap prefix mistakes: fc1 / fc10, fc1 / block.fc1, a root parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(3, 4)
+        self.bn = nn.BatchNorm1d(4)
+        self.fc10 = nn.Linear(4, 4)
+        self.block = nn.Sequential(
+            OrderedDict(fc1=nn.Linear(4, 4), act=nn.ReLU(), fc2=nn.Linear(4, 2))
+        )
+        self.scale = nn.Parameter(torch.ones(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(self.fc10(self.bn(self.fc1(x)))) * self.scale
+
+
+def _matches(name: str, prefixes: list[str]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+@task("03.freeze", title="Freeze parameters by name prefix", names=["freeze"], notebook=NOTEBOOK)
+def check_freeze(t: Checker) -> None:
+    freeze = t.function("freeze")
+    cases = [
+        (["fc1"], ()),
+        (["scale", "fc10"], ()),
+        (["block.fc1", "block"], ()),
+        (["block.fc2.bias", "bn"], ()),
+        (["head", "fc"], ()),
+        (["fc1"], ("bn", "block.fc2")),
+    ]
+    for prefixes, already in cases:
+        title = f"freeze(model, {prefixes!r})"
+        if already:
+            title += f" with {', '.join(already)} frozen before: they stay frozen"
+        with t.probe(title):
+            _expect_freeze(t, freeze, prefixes, already)
+
+    with t.probe("works on the course's device, get_device()"):
+        _expect_freeze(t, freeze, ["block", "fc1"], (), device=get_device())
+
+
+def _expect_freeze(
+    t: Checker,
+    freeze: Any,
+    prefixes: list[str],
+    already: tuple[str, ...],
+    device: torch.device | None = None,
+) -> None:
+    model = _FreezeNet()
+    if device is not None:
+        model.to(device)
+    for name in already:
+        model.get_submodule(name).requires_grad_(False)
+    params = dict(model.named_parameters())
+    order = list(params)
+    flags = {n: p.requires_grad for n, p in params.items()}
+    values = {n: p.detach().clone() for n, p in params.items()}
+    pointers = {n: p.data_ptr() for n, p in params.items()}
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+    expected = [n for n in order if _matches(n, prefixes)]
+    naive = [n for n in order if any(n.startswith(p) for p in prefixes)]
+
+    result = t.call(freeze, model, list(prefixes), what=f"freeze(model, {prefixes!r})")
+
+    now = dict(model.named_parameters())
+    replaced = [n for n in order if now.get(n) is not params[n]]
+    if replaced:
+        t.fail(
+            f"freeze replaced the parameter `{replaced[0]}`",
+            hint="Freeze in place with param.requires_grad_(False): keep the same Parameter "
+            "objects (an optimizer holds them).",
+        )
+    touched = [
+        n
+        for n in order
+        if params[n].data_ptr() != pointers[n] or not equal(params[n].detach(), values[n])
+    ]
+    if touched:
+        t.fail(
+            f"freeze changed the data of `{touched[0]}`",
+            hint="Do not touch param.data: freezing only sets requires_grad, "
+            "param.requires_grad_(False).",
+        )
+    if any(not equal(b, buffers[n]) for n, b in model.named_buffers()):
+        t.fail("freeze changed a buffer", hint="Touch only the parameters' requires_grad.")
+
+    want_flags = {n: flags[n] and n not in expected for n in order}
+    got_flags = {n: params[n].requires_grad for n in order}
+    if got_flags != want_flags:
+        frozen = [n for n in order if not got_flags[n]]
+        not_frozen = [n for n in expected if got_flags[n]]
+        thawed = [n for n in order if got_flags[n] and not flags[n]]
+        extra = [n for n in order if not got_flags[n] and want_flags[n]]
+        if thawed:
+            hint = (
+                "Touch only the matching parameters: do not set requires_grad=True on the "
+                "others (a parameter frozen before must stay frozen)."
+            )
+        elif not_frozen:
+            hint = (
+                "Set the flag on the Parameter itself, param.requires_grad_(False): "
+                "param.data and param.detach() are other tensors, their flag is not the "
+                "parameter's."
+            )
+        elif set(extra) <= set(naive) and naive != expected:
+            hint = _NAIVE_HINT
+        elif all(not v for v in got_flags.values()):
+            hint = (
+                "Freeze only the parameters that match a prefix (model.requires_grad_(False) "
+                "freezes everything)."
+            )
+        else:
+            hint = (
+                "Freeze exactly the parameters whose name equals a prefix or starts with "
+                "prefix + '.'."
+            )
+        t.fail(
+            "the wrong parameters have requires_grad=False",
+            expected=_names([n for n in order if not want_flags[n]]),
+            got=_names(frozen),
+            hint=hint,
+        )
+
+    if result is None:
+        t.fail(
+            "freeze returned None",
+            expected=_names(expected),
+            hint="Return the list of the names you froze.",
+        )
+    if isinstance(result, (list, tuple)) and any(isinstance(r, torch.Tensor) for r in result):
+        t.fail(
+            "freeze returned tensors, not names",
+            expected=_names(expected),
+            got=describe(result),
+            hint="Return the names (strings such as 'fc1.weight'), not the parameters.",
+        )
+    if not isinstance(result, list) or not all(isinstance(r, str) for r in result):
+        t.fail(
+            "freeze did not return a list of names",
+            expected=f"a list: {_names(expected)}",
+            got=describe(result),
+            hint="Collect the names in a list (names.append(name)) and return it.",
+        )
+    if result != expected:
+        if sorted(result) == sorted(expected):
+            hint = (
+                "Return the names in named_parameters() order: loop over "
+                "model.named_parameters() and test each name against all prefixes."
+            )
+        elif sorted(set(result)) == sorted(expected):
+            hint = "Return each name once, in named_parameters() order."
+        elif result == naive:
+            hint = _NAIVE_HINT
+        else:
+            hint = "Return the qualified names you froze, e.g. 'fc1.weight'."
+        t.fail(
+            "freeze returned the wrong names",
+            expected=_names(expected),
+            got=_names(result),
+            hint=hint,
+        )
+
+
+_NAIVE_HINT = (
+    "A prefix names a whole module or parameter: 'fc1' must freeze 'fc1.weight' but not "
+    "'fc10.weight'. Match name == prefix or name.startswith(prefix + '.')."
+)
+
+
+def _names(names: list[str]) -> str:
+    return "[" + ", ".join(repr(n) for n in names) + "]"
+
+
+# -- 03.checkpoint -----------------------------------------------------------------------------
+
+
+class _CheckpointNet(nn.Module):
+    """A model with parameters and buffers (BatchNorm's running statistics)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(4, 8)
+        self.bn = nn.BatchNorm1d(8)
+        self.fc2 = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.bn(self.fc1(x))))
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x, y) -> torch.Tensor:
+    model.train()
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+_OPTIMIZERS = {
+    "Adam": lambda params: torch.optim.Adam(params, lr=0.01),
+    "SGD with momentum": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+}
+
+
+@task(
+    "03.checkpoint",
+    title="Save and load a training checkpoint",
+    names=["save_checkpoint", "load_checkpoint"],
+    notebook=NOTEBOOK,
+)
+def check_checkpoint(t: Checker) -> None:
+    save = t.function("save_checkpoint")
+    load = t.function("load_checkpoint")
+    for (label, make), epoch in zip(_OPTIMIZERS.items(), (7, 12), strict=True):
+        _expect_round_trip(t, save, load, label, make, epoch, None)
+    with t.probe("works on the course's device, get_device()"):
+        _expect_round_trip(t, save, load, "Adam", _OPTIMIZERS["Adam"], 3, get_device())
+
+
+def _expect_round_trip(
+    t: Checker, save: Any, load: Any, label: str, make: Any, epoch: int, device
+) -> None:
+    where = device or torch.device("cpu")
+    suffix = f" ({label}, on the course's device)" if device is not None else f" ({label})"
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "checkpoint.pt")
+        with t.probe(f"save_checkpoint writes the file at path{suffix}"):
+            # A model with buffers and an optimizer with state, two steps into training.
+            x, y = torch.randn(16, 4).to(where), torch.randn(16, 3).to(where)
+            model = _CheckpointNet().to(where)
+            optimizer = make(model.parameters())
+            for _ in range(2):
+                _train_step(model, optimizer, x, y)
+            model_state = copy.deepcopy(model.state_dict())
+            optimizer_state = copy.deepcopy(optimizer.state_dict())
+            t.call(save, path, model, optimizer, epoch, what="save_checkpoint(path, ...)")
+            if not os.path.isfile(path):
+                t.fail(
+                    "save_checkpoint wrote no file at `path`",
+                    got=f"files in the folder: {len(os.listdir(folder))}",
+                    hint="Write to the path you are given: torch.save(checkpoint, path).",
+                )
+
+        with t.probe(f"the file loads with torch.load(path, weights_only=True){suffix}"):
+            contents = _load_weights_only(t, path)
+
+        fresh = _CheckpointNet().to(where)  # other initial values than model
+        fresh_optimizer = make(fresh.parameters())
+        with t.probe(f"load_checkpoint restores parameters, buffers, optimizer, epoch{suffix}"):
+            try:
+                returned = t.call(
+                    load,
+                    path,
+                    fresh,
+                    fresh_optimizer,
+                    what="load_checkpoint(path, model, optimizer)",
+                )
+            except Fail as failure:
+                got = failure.got or ""
+                if "Error(s) in loading state_dict" in got or "'param_groups'" in got:
+                    t.fail(
+                        failure.headline,
+                        got=failure.got,
+                        facts=failure.facts,
+                        hint="Give each object its own saved state: "
+                        "model.load_state_dict(<the model's state_dict>) and "
+                        "optimizer.load_state_dict(<the optimizer's state_dict>).",
+                    )
+                raise
+            _expect_model_state(t, fresh, model_state)
+            _expect_optimizer_state(t, fresh, fresh_optimizer, optimizer_state, contents)
+            if isinstance(returned, bool) or not isinstance(returned, int) or returned != epoch:
+                t.fail(
+                    "load_checkpoint did not return the saved epoch",
+                    expected=str(epoch),
+                    got=describe(returned),
+                    hint="Save the epoch in the checkpoint and return it (a Python int) "
+                    "from load_checkpoint.",
+                )
+
+    with t.probe(f"one more training step gives the same result on both{suffix}"):
+        loss = _train_step(model, optimizer, x, y)
+        fresh_loss = t.call(
+            _train_step, fresh, fresh_optimizer, x, y, what="a training step after loading"
+        )
+        hint = (
+            "Restore everything a step depends on: model.state_dict() (parameters and "
+            "buffers) and optimizer.state_dict()."
+        )
+        t.expect_close(fresh_loss, loss, what="the loss of the next step", hint=hint)
+        got = dict(fresh.state_dict())
+        for name, value in model.state_dict().items():
+            t.expect_close(got[name], value, what=f"`{name}` after the next step", hint=hint)
+
+
+def _load_weights_only(t: Checker, path: str) -> Any:
+    with open(path, "rb") as f:
+        header = f.read(2)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        found = re.search(r"Unsupported global: GLOBAL \S+", text)
+        first = found.group(0) if found else (text.strip().splitlines() or [""])[0][:160]
+        if header != b"PK":
+            first = "the file is not in torch.save's format"
+            hint = (
+                "Save with torch.save, not pickle.dump: torch.load(..., weights_only=True) "
+                "reads torch.save's format."
+            )
+        else:
+            hint = (
+                "Save only state_dicts and plain values (dict, list, int, float, str, "
+                "tensors): torch.save(model) or torch.save(optimizer) pickles the objects' "
+                "classes, which weights_only=True refuses to load."
+            )
+        t.fail(
+            "torch.load(path, weights_only=True) refuses the file",
+            got=f"{type(exc).__name__}: {first}",
+            hint=hint,
+        )
+
+
+def _has_optimizer_state(obj: Any, depth: int = 0) -> bool:
+    """Whether ``obj`` (a loaded checkpoint) contains an optimizer's state_dict."""
+    if depth > 4:
+        return False
+    if isinstance(obj, dict):
+        if "state" in obj and "param_groups" in obj:
+            return True
+        return any(_has_optimizer_state(v, depth + 1) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_has_optimizer_state(v, depth + 1) for v in obj)
+    return False
+
+
+def _expect_model_state(t: Checker, fresh: nn.Module, saved: dict[str, torch.Tensor]) -> None:
+    buffers = {name for name, _ in fresh.named_buffers()}
+    got = dict(fresh.state_dict())
+    for name, value in saved.items():
+        if equal(got[name], value):
+            continue
+        if name in buffers:
+            hint = (
+                "The buffers (BatchNorm's running statistics) were not restored: save and "
+                "load model.state_dict(), which holds buffers as well as parameters."
+            )
+        else:
+            hint = (
+                "The parameters were not restored: load_checkpoint must call "
+                "model.load_state_dict(...) on the model it is given."
+            )
+        t.fail(
+            f"after load_checkpoint the model's `{name}` differs from the saved one",
+            got="the fresh model's own value" if name not in buffers else None,
+            hint=hint,
+        )
+
+
+def _expect_optimizer_state(
+    t: Checker,
+    fresh: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    saved: dict[str, Any],
+    contents: Any,
+) -> None:
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if not same_tensor_set(params, list(fresh.parameters())):
+        t.fail(
+            "the optimizer no longer holds the model's parameters",
+            hint="Restore the optimizer with optimizer.load_state_dict(...): it keeps the "
+            "parameters it was built with.",
+        )
+    got = t.call(optimizer.state_dict, what="optimizer.state_dict() after loading")
+    problem = _state_difference(got, saved)
+    if problem is None:
+        return
+    if not got["state"]:
+        hint = (
+            "Restore the optimizer you were given: optimizer.load_state_dict(...) (a new "
+            "optimizer made inside load_checkpoint is thrown away)."
+            if _has_optimizer_state(contents)
+            else "Save optimizer.state_dict() in the checkpoint too: it holds the state a "
+            "step depends on (momentum buffers, Adam's moment estimates and step count)."
+        )
+    else:
+        hint = "Save optimizer.state_dict() and restore it with optimizer.load_state_dict(...)."
+    t.fail(
+        "the optimizer's state was not restored",
+        got=problem,
+        hint=hint,
+    )
+
+
+def _state_difference(got: dict[str, Any], saved: dict[str, Any]) -> str | None:
+    state, want = got.get("state", {}), saved["state"]
+    if set(state) != set(want):
+        return f"state for {len(state)} parameters, expected {len(want)}"
+    for index, entries in want.items():
+        have = state[index]
+        for key, value in entries.items():
+            other = have.get(key)
+            if isinstance(value, torch.Tensor):
+                same = (
+                    isinstance(other, torch.Tensor)
+                    and other.shape == value.shape
+                    and equal(other.detach().cpu().to(value.dtype), value.detach().cpu())
+                )
+            else:
+                same = other == value
+            if not same:
+                return f"state[{index}][{key!r}] differs from the saved one"
+    groups = got.get("param_groups", [])
+    if len(groups) != len(saved["param_groups"]):
+        return "a different number of param_groups"
+    for group, want_group in zip(groups, saved["param_groups"], strict=True):
+        for key, value in want_group.items():
+            if key != "params" and group.get(key) != value:
+                return f"param_groups setting {key!r} is {group.get(key)!r}, saved {value!r}"
+    return None
+
+
+__all__ = ["check_causal_mask", "check_checkpoint", "check_freeze", "check_running_mean"]

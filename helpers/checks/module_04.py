@@ -1,1 +1,905 @@
-"""Checks for lesson 04 (being written)."""
+"""Checks for lesson 04 · Introspection: ``04.count_parameters``, ``04.find_modules``,
+``04.replace_modules``, ``04.describe``.
+
+Every check builds its own small models (nested Sequential / ModuleList / ModuleDict, a
+subclass of the class searched for, shared modules, tied and frozen parameters, buffers)
+and compares the learner's answer with what ``named_modules()``, ``named_parameters()``
+and ``named_buffers()`` say about them.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from helpers.checks.core import Checker, Fail, describe, task
+from helpers.device import get_device
+
+NOTEBOOK = "04_introspection"
+
+
+def _is_int(value: Any) -> bool:
+    """A Python int (or a NumPy integer), but not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _call(t: Checker, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+    """``t.call`` with hints for the two ways a walk over a module tree goes wrong."""
+    try:
+        return t.call(fn, *args, what=what, **kwargs)
+    except Fail as failure:
+        got = failure.got or ""
+        if "maximum recursion depth" in got:
+            failure.hint = (
+                "The function keeps calling itself: recurse into each child module "
+                "(module.named_children()), never into the same module again."
+            )
+        elif "changed size during iteration" in got:
+            failure.hint = (
+                "A dict of submodules changed while a loop walked it: collect the matches "
+                "first (list(model.named_modules())), then replace them."
+            )
+        raise
+
+
+# -- models the checks are made of ------------------------------------------------------------
+
+
+class _ScaledLinear(nn.Linear):
+    """A subclass of nn.Linear: isinstance(m, nn.Linear) is True, type(m) is not nn.Linear."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * super().forward(x)
+
+
+class _Block(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(width, width)
+        self.act = nn.ReLU()
+
+
+class _Tree(nn.Module):
+    """Linear layers at depths 1 to 4, inside ModuleList, Sequential and ModuleDict."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Linear(3, 4)
+        self.blocks = nn.ModuleList([_Block(4), nn.Sequential(_Block(4), nn.ReLU())])
+        self.heads = nn.ModuleDict(
+            {"cls": nn.Sequential(nn.Linear(4, 2)), "reg": _ScaledLinear(4, 1)}
+        )
+        self.norm = nn.LayerNorm(4)
+
+
+class _Net(nn.Module):
+    """Registered in the order encoder, heads, decoder (not alphabetical)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), _ScaledLinear(8, 8))
+        self.heads = nn.ModuleDict(
+            {"b": nn.Linear(8, 2), "a": nn.Sequential(nn.ReLU(), nn.Linear(8, 3))}
+        )
+        self.decoder = nn.ModuleList([nn.Linear(8, 4), nn.Tanh()])
+        self.out = nn.Linear(4, 1)
+
+
+class _Shared(nn.Module):
+    """One Sequential registered twice (as `enc` and `dec`), and a tied Linear weight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(10, 4)
+        self.enc = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        self.mid = nn.Linear(4, 4)
+        self.dec = self.enc  # the same module at a second place
+        self.head = nn.Linear(4, 10, bias=False)
+        self.head.weight = self.embed.weight  # a tied parameter
+
+
+class _Frozen(nn.Module):
+    """A frozen Linear, a trainable Linear, a LayerNorm with a frozen weight only."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(5, 4).requires_grad_(False)
+        self.fc2 = nn.Linear(4, 3)
+        self.norm = nn.LayerNorm(3)
+        self.norm.weight.requires_grad_(False)
+
+
+class _Odd(nn.Module):
+    """A 0-dim parameter, a ParameterList, a non-persistent buffer, a BatchNorm."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.temperature = nn.Parameter(torch.tensor(1.0))
+        self.scales = nn.ParameterList(
+            [nn.Parameter(torch.ones(3)), nn.Parameter(torch.ones(2, 2))]
+        )
+        self.bn = nn.BatchNorm1d(3)
+        self.register_buffer("mask", torch.ones(4, dtype=torch.bool), persistent=False)
+        self.register_buffer("step", torch.zeros((), dtype=torch.long))
+
+
+# -- 04.count_parameters ------------------------------------------------------------------------
+
+
+def _numel(tensors) -> int:
+    return sum(p.numel() for p in tensors)
+
+
+@task(
+    "04.count_parameters",
+    title="Count parameters",
+    names=["count_parameters"],
+    notebook=NOTEBOOK,
+)
+def check_count_parameters(t: Checker) -> None:
+    count_parameters = t.function("count_parameters")
+
+    with t.probe("nn.Linear(3, 2) has 8 (weight 2×3 + bias 2), a Python int"):
+        _expect_count(t, count_parameters, nn.Linear(3, 2), "nn.Linear(3, 2)", None)
+
+    with t.probe("buffers do not count (Linear + BatchNorm1d)"):
+        model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+        _expect_count(t, count_parameters, model, "Sequential(Linear(4, 3), BatchNorm1d(3))", None)
+
+    with t.probe("a 0-dim parameter, a ParameterList and a non-persistent buffer"):
+        _expect_count(t, count_parameters, _Odd(), "a model with odd parameters", None)
+
+    with t.probe("a shared module and a tied weight count once"):
+        _expect_count(t, count_parameters, _Shared(), "a model with shared parameters", None)
+
+    with t.probe("frozen parameters count by default"):
+        _expect_count(t, count_parameters, _Frozen(), "a partly frozen model", None)
+
+    with t.probe("trainable_only=True counts only parameters with requires_grad"):
+        _expect_count(t, count_parameters, _Frozen(), "a partly frozen model", True)
+
+    with t.probe("trainable_only=False counts every parameter"):
+        _expect_count(t, count_parameters, _Frozen(), "a partly frozen model", False)
+
+    with t.probe("a model without parameters has 0"):
+        _expect_count(
+            t,
+            count_parameters,
+            nn.BatchNorm1d(3, affine=False),
+            "BatchNorm1d(3, affine=False)",
+            None,
+        )
+        _expect_count(t, count_parameters, nn.ReLU(), "nn.ReLU()", True)
+
+    with t.probe("works on the course's device, get_device()"):
+        model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).to(get_device())
+        _expect_count(t, count_parameters, model, "a model on the device", None)
+        _expect_count(t, count_parameters, model, "a model on the device", True)
+
+
+def _expect_count(
+    t: Checker,
+    count_parameters: Callable[..., Any],
+    model: nn.Module,
+    name: str,
+    trainable_only: bool | None,
+) -> None:
+    """``count_parameters(model[, trainable_only=...])`` must equal the reference count."""
+    if trainable_only is None:
+        what = f"count_parameters({name})"
+        got = _call(t, count_parameters, model, what=what)
+        only = False
+    else:
+        what = f"count_parameters({name}, trainable_only={trainable_only})"
+        got = _call(t, count_parameters, model, trainable_only=trainable_only, what=what)
+        only = trainable_only
+
+    def keep(p: torch.Tensor) -> bool:
+        return p.requires_grad or not only
+
+    params = [p for p in model.parameters() if keep(p)]
+    expected = _numel(params)
+    if isinstance(got, torch.Tensor):
+        t.fail(
+            f"{what} returned a tensor, not an int",
+            expected=f"the int {expected}",
+            got=describe(got),
+            hint="Return a Python int: sum(p.numel() for p in ...) is already one; "
+            "for a tensor total, use .item().",
+        )
+    if not _is_int(got):
+        if isinstance(got, float):
+            hint = (
+                "Return an int, not a float: add up p.numel() (an int) rather than "
+                "sizes computed with floats or np.prod (np.prod(()) is 1.0 for a 0-dim tensor)."
+            )
+        elif got is None:
+            hint = "The function returns None: `return` the count."
+        else:
+            hint = "Return the count as an int (the number of values in the parameters)."
+        t.fail(
+            f"{what} did not return an int",
+            expected=f"the int {expected}",
+            got=describe(got),
+            hint=hint,
+        )
+    got = int(got)
+    if got == expected:
+        return
+    all_params = list(model.parameters())
+    duplicated = [p for _, p in model.named_parameters(remove_duplicate=False) if keep(p)]
+    per_module_own = [p for m in model.modules() for p in m.parameters(recurse=False) if keep(p)]
+    nested_again = [p for m in model.modules() for p in m.parameters() if keep(p)]
+    diagnoses = [
+        (
+            len(params),
+            "This counts parameter tensors, not the numbers in them: add up p.numel() "
+            "for each parameter.",
+        ),
+        (
+            expected + _numel(model.buffers()),
+            "Buffers are not parameters (BatchNorm's running_mean, running_var, "
+            "num_batches_tracked): count model.parameters() only, not state_dict().",
+        ),
+        (
+            _numel(duplicated),
+            "A shared (tied) parameter was counted twice: model.parameters() yields each "
+            "Parameter once, even when it is registered under two names.",
+        ),
+        (
+            _numel(per_module_own),
+            "A shared (tied) parameter was counted twice: model.parameters() yields each "
+            "Parameter once, even when it is registered under two names.",
+        ),
+        (
+            _numel(duplicated) + _numel(model.buffers()),
+            "Buffers are not parameters, and state_dict() lists a tied parameter under "
+            "each of its names: count model.parameters() only.",
+        ),
+        (
+            _numel(nested_again),
+            "m.parameters() already includes the parameters of m's submodules, so looping "
+            "over model.modules() counts nested ones again: use model.parameters() once.",
+        ),
+    ]
+    if only:
+        diagnoses += [
+            (
+                _numel(all_params),
+                "With trainable_only=True count only the parameters whose requires_grad is True.",
+            ),
+            (
+                _numel(p for p in all_params if not p.requires_grad),
+                "The test is inverted: trainable parameters have requires_grad=True; keep "
+                "those, not the frozen ones.",
+            ),
+        ]
+    else:
+        diagnoses.append(
+            (
+                _numel(p for p in all_params if p.requires_grad),
+                "Without trainable_only (it defaults to False) count every parameter, "
+                "frozen ones too.",
+            )
+        )
+    hint = next(
+        (h for value, h in diagnoses if value == got),
+        "Add up p.numel() over model.parameters(), keeping only p.requires_grad ones when "
+        "trainable_only is True.",
+    )
+    t.fail(
+        f"{what} is wrong",
+        expected=str(expected),
+        got=str(got),
+        facts=[f"parameters: {_shapes(model, only)}"],
+        hint=hint,
+    )
+
+
+def _shapes(model: nn.Module, trainable_only: bool) -> str:
+    items = [
+        f"{name} {tuple(p.shape)}{'' if p.requires_grad else ' frozen'}"
+        for name, p in model.named_parameters()
+        if p.requires_grad or not trainable_only
+    ]
+    text = ", ".join(items) or "none"
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+# -- 04.find_modules ----------------------------------------------------------------------------
+
+
+@task("04.find_modules", title="Find modules by class", names=["find_modules"], notebook=NOTEBOOK)
+def check_find_modules(t: Checker) -> None:
+    find_modules = t.function("find_modules")
+
+    with t.probe("returns the names of the nn.Linear layers (a list of str), at every depth"):
+        _expect_names(t, find_modules, _Net(), nn.Linear, "a nested model", "nn.Linear")
+
+    with t.probe("subclasses count: nn.Module matches every module, the root '' first"):
+        _expect_names(t, find_modules, _Net(), nn.Module, "a nested model", "nn.Module")
+
+    with t.probe("the root is included when it is an instance of cls"):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()), nn.ReLU())
+        _expect_names(t, find_modules, model, nn.Sequential, "nn.Sequential(...)", "nn.Sequential")
+
+    with t.probe("a module registered twice is listed once, under its first name"):
+        _expect_names(
+            t, find_modules, _Shared(), nn.Linear, "a model with a shared module", "nn.Linear"
+        )
+        _expect_names(
+            t, find_modules, _Shared(), nn.ReLU, "a model with a shared module", "nn.ReLU"
+        )
+
+    with t.probe("no match gives an empty list"):
+        _expect_names(t, find_modules, _Net(), nn.Conv2d, "a nested model", "nn.Conv2d")
+
+    with t.probe("works on the course's device, get_device()"):
+        model = _Tree().to(get_device())
+        _expect_names(t, find_modules, model, nn.Linear, "a model on the device", "nn.Linear")
+
+
+def _expect_names(
+    t: Checker,
+    find_modules: Callable[..., Any],
+    model: nn.Module,
+    cls: type,
+    model_text: str,
+    cls_text: str,
+) -> None:
+    what = f"find_modules({model_text}, {cls_text})"
+    got = _call(t, find_modules, model, cls, what=what)
+    pairs = list(model.named_modules())
+    expected = [name for name, m in pairs if isinstance(m, cls)]
+    if not isinstance(got, list):
+        t.fail(
+            f"{what} did not return a list",
+            expected=f"a list of names, {expected}",
+            got=describe(got),
+            hint="Collect the names in a list and return it (a generator or a tuple is not "
+            "a list: wrap it in list(...)).",
+        )
+    if got and all(isinstance(item, nn.Module) for item in got):
+        t.fail(
+            f"{what} returned modules, not their names",
+            expected=f"{expected}",
+            got=f"a list of {len(got)} modules",
+            hint="Return the qualified names (str), such as 'encoder.0', that "
+            "named_modules() pairs with each module.",
+        )
+    if not all(isinstance(item, str) for item in got):
+        t.fail(
+            f"{what} returned items that are not str",
+            expected=f"{expected}",
+            got=_short(got),
+            hint="Each item is a module's qualified name, a str such as 'encoder.0'.",
+        )
+    if got == expected:
+        return
+    all_pairs = list(model.named_modules(remove_duplicate=False))
+    last_name: dict[int, str] = {}
+    for name, m in all_pairs:
+        last_name[id(m)] = name
+    diagnoses = [
+        (
+            any(name.startswith(".") for name in got),
+            "The names have a leading dot: join with '.' only when the prefix is not empty "
+            "(named_modules() builds the names for you).",
+        ),
+        (
+            got == [name for name, m in model.named_children() if isinstance(m, cls)],
+            "Search all levels: named_modules() walks the whole tree, named_children() "
+            "only the first level.",
+        ),
+        (
+            got == [name for name, m in pairs if type(m) is cls],
+            "Subclasses count too: test isinstance(m, cls), not type(m) == cls.",
+        ),
+        (
+            got == [name for name, m in pairs if isinstance(m, cls) and name],
+            "The root counts too when it is an instance of cls: its name is '' (the "
+            "first pair named_modules() gives).",
+        ),
+        (
+            got == [name for name, m in all_pairs if isinstance(m, cls)],
+            "List each module once: a module registered at two places appears once in "
+            "named_modules() (its default remove_duplicate=True); do not pass "
+            "remove_duplicate=False.",
+        ),
+        (
+            sorted(got) == sorted(expected),
+            "Keep the order of named_modules() (the root, then each subtree in "
+            "registration order); do not sort the names.",
+        ),
+        (
+            sorted(got) == sorted({last_name[id(m)] for _, m in pairs if isinstance(m, cls)}),
+            "A module registered at two places is listed under its first name, the one "
+            "named_modules() gives.",
+        ),
+    ]
+    hint = next(
+        (h for matches, h in diagnoses if matches),
+        "Go through model.named_modules() and keep the name of each module m with "
+        "isinstance(m, cls).",
+    )
+    t.fail(f"{what} is wrong", expected=str(expected), got=_short(got), hint=hint)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+# -- 04.replace_modules -------------------------------------------------------------------------
+
+
+class _FactoryMisuse(BaseException):
+    """Raised by the check's own factory when it is called in a way the task rules out.
+
+    A BaseException, so that it passes through ``t.call`` and a learner's
+    ``except Exception`` to the check, which turns it into a failure.
+    """
+
+    def __init__(self, headline: str, hint: str) -> None:
+        super().__init__(headline)
+        self.headline = headline
+        self.hint = hint
+
+
+class _Wrapped(nn.Module):
+    """What the wrapping factory returns: the old module inside a new one."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+
+_RESEARCH_HINT = (
+    "Do not search inside what factory returns: collect the matches first (e.g. "
+    "list(model.named_modules())), then replace them; replacing children while iterating "
+    "modules() makes the loop walk into the new modules, and recursing into a replaced "
+    "child searches factory's output."
+)
+
+
+class _Factory:
+    """The check's factory: makes the new modules and watches how it is called."""
+
+    def __init__(self, make: Callable[[nn.Module], nn.Module], root: nn.Module) -> None:
+        self.make = make
+        self.root = root
+        self.calls: list[nn.Module] = []
+        self.made: dict[int, nn.Module] = {}  # id(old) -> new
+
+    def __call__(self, old: Any) -> nn.Module:
+        if not isinstance(old, nn.Module):
+            raise _FactoryMisuse(
+                f"factory was called with {describe(old)}, not a module",
+                "Call factory(old) with the module being replaced.",
+            )
+        if old is self.root:
+            raise _FactoryMisuse(
+                "factory was called on the root model",
+                "Replace submodules only: the root (the model itself, named '' in "
+                "named_modules()) is never replaced and does not count.",
+            )
+        if any(old is new for new in self.made.values()) or any(old is c for c in self.calls):
+            raise _FactoryMisuse(
+                "factory was called again on a module it had already replaced or returned",
+                _RESEARCH_HINT,
+            )
+        self.calls.append(old)
+        new = self.make(old)
+        self.made[id(old)] = new
+        return new
+
+
+def _call_replace(
+    t: Checker,
+    replace_modules: Callable[..., Any],
+    model: nn.Module,
+    cls: type,
+    factory: _Factory,
+    what: str,
+) -> Any:
+    try:
+        return _call(t, replace_modules, model, cls, factory, what=what)
+    except _FactoryMisuse as misuse:
+        t.fail(misuse.headline, hint=misuse.hint)
+
+
+def _dotted_children(model: nn.Module) -> list[str]:
+    """Children registered under a name with a dot (what setattr(model, "a.b", m) does)."""
+    return [
+        name
+        for _, m in model.named_modules(remove_duplicate=False)
+        for name in m._modules
+        if "." in name
+    ]
+
+
+@task(
+    "04.replace_modules",
+    title="Replace modules in place",
+    names=["replace_modules"],
+    notebook=NOTEBOOK,
+)
+def check_replace_modules(t: Checker) -> None:
+    replace_modules = t.function("replace_modules")
+
+    with t.probe("replaces the ReLUs of a flat nn.Sequential, returns 2"):
+        model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 4), nn.ReLU())
+        _expect_replaced(
+            t,
+            replace_modules,
+            model,
+            nn.ReLU,
+            lambda old: nn.GELU(),
+            "nn.Sequential(...)",
+            "nn.ReLU",
+        )
+
+    with t.probe("at every depth, inside ModuleList, Sequential and ModuleDict, subclasses too"):
+        _expect_replaced(
+            t,
+            replace_modules,
+            _Tree(),
+            nn.Linear,
+            lambda old: nn.Linear(old.in_features, old.out_features),
+            "a nested model",
+            "nn.Linear",
+        )
+
+    with t.probe("the root is not replaced, even when it is an instance of cls"):
+        model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()), nn.ReLU())
+        _expect_replaced(
+            t,
+            replace_modules,
+            model,
+            nn.Sequential,
+            lambda old: nn.Identity(),
+            "nn.Sequential(...)",
+            "nn.Sequential",
+        )
+
+    with t.probe("a factory that wraps the old module works (its output is not searched)"):
+        _expect_replaced(
+            t, replace_modules, _Tree(), nn.Linear, _Wrapped, "a nested model", "nn.Linear"
+        )
+
+    with t.probe("no match: nothing changes, returns 0"):
+        _expect_replaced(
+            t,
+            replace_modules,
+            _Tree(),
+            nn.Conv2d,
+            lambda old: nn.Identity(),
+            "a nested model",
+            "nn.Conv2d",
+        )
+
+    with t.probe("works on the course's device, get_device()"):
+        device = get_device()
+        model = _Tree().to(device)
+        _expect_replaced(
+            t,
+            replace_modules,
+            model,
+            nn.Linear,
+            lambda old: nn.Sequential(old, nn.Dropout(0.1)),
+            "a model on the device",
+            "nn.Linear",
+        )
+
+
+def _expect_replaced(
+    t: Checker,
+    replace_modules: Callable[..., Any],
+    model: nn.Module,
+    cls: type,
+    make: Callable[[nn.Module], nn.Module],
+    model_text: str,
+    cls_text: str,
+) -> None:
+    what = f"replace_modules({model_text}, {cls_text}, factory)"
+    before = list(model.named_modules())
+    targets = [(name, m) for name, m in before if name and isinstance(m, cls)]
+    target_ids = {id(m) for _, m in targets}
+    kept = [
+        (name, m)
+        for name, m in before
+        if name
+        and not any(name == t_name or name.startswith(t_name + ".") for t_name, _ in targets)
+    ]
+    factory = _Factory(make, model)
+    got = _call_replace(t, replace_modules, model, cls, factory, what)
+
+    strays = [m for m in factory.calls if id(m) not in target_ids]
+    if strays:
+        t.fail(
+            f"factory was called on a module that is not an instance of {cls_text}",
+            got=f"factory({type(strays[0]).__name__} module)",
+            hint="Replace only the modules m with isinstance(m, cls).",
+        )
+    dotted = _dotted_children(model)
+    if dotted:
+        t.fail(
+            "the model gained a child whose name contains a dot",
+            got=f"a child named {dotted[0]!r}",
+            hint=f"setattr(model, {dotted[0]!r}, new) adds a child literally named that way "
+            "and leaves the old module in place: use model.set_submodule(name, new), or "
+            "setattr on the parent module with the last part of the name.",
+        )
+    missing = []
+    for name, old in targets:
+        try:
+            now = model.get_submodule(name)
+        except AttributeError:
+            now = None
+        if id(old) not in factory.made or now is not factory.made[id(old)]:
+            missing.append((name, old))
+    if missing:
+        missing_names = {name for name, _ in missing}
+        replaced_names = [name for name, _ in targets if name not in missing_names]
+        if all(type(old) is not cls for _, old in missing):
+            hint = (
+                "Subclasses count too: replace every m with isinstance(m, cls), not only "
+                "type(m) == cls."
+            )
+        elif all("." in n for n in missing_names) and all("." not in n for n in replaced_names):
+            hint = (
+                "Only the direct children were replaced: replace at any depth (walk "
+                "named_modules(), or recurse into every child that was not replaced)."
+            )
+        else:
+            hint = (
+                "Replace each match at its place: model.set_submodule(name, factory(old)) "
+                "for each (name, old) found with named_modules(), the root excluded."
+            )
+        t.fail(
+            f"{what} did not replace every instance of {cls_text}",
+            expected=f"replaced: {[name for name, _ in targets]}",
+            got=f"not replaced: {sorted(missing_names)}",
+            hint=hint,
+        )
+    changed = []
+    for name, m in kept:
+        try:
+            now = model.get_submodule(name)
+        except AttributeError:
+            now = None
+        if now is not m:
+            changed.append(name)
+    if changed:
+        t.fail(
+            f"{what} changed modules that are not instances of {cls_text}",
+            got=f"changed: {changed}",
+            hint="Leave every other module where it is, as it is.",
+        )
+    if not _is_int(got):
+        t.fail(
+            f"{what} did not return an int",
+            expected=f"the int {len(targets)}",
+            got=describe(got),
+            hint="Return the number of submodules you replaced."
+            if got is not None
+            else "The function returns None: `return` how many submodules were replaced.",
+        )
+    if int(got) != len(targets):
+        root_counted = isinstance(model, cls) and int(got) == len(targets) + 1
+        t.fail(
+            f"{what} returned the wrong count",
+            expected=str(len(targets)),
+            got=str(int(got)),
+            hint="The root is not replaced, so it does not count: count only the submodules "
+            "you replaced."
+            if root_counted
+            else "Return how many submodules were replaced (one per factory call).",
+        )
+
+
+# -- 04.describe --------------------------------------------------------------------------------
+
+_KEYS = ("name", "kind", "shape", "numel", "trainable")
+
+
+def _reference_rows(model: nn.Module) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "name": name,
+            "kind": "parameter",
+            "shape": tuple(p.shape),
+            "numel": p.numel(),
+            "trainable": p.requires_grad,
+        }
+        for name, p in model.named_parameters()
+    ]
+    rows += [
+        {
+            "name": name,
+            "kind": "buffer",
+            "shape": tuple(b.shape),
+            "numel": b.numel(),
+            "trainable": False,
+        }
+        for name, b in model.named_buffers()
+    ]
+    return rows
+
+
+def _row_text(row: dict[str, Any]) -> str:
+    return "{" + ", ".join(f"{k!r}: {row.get(k, '<missing>')!r}" for k in _KEYS) + "}"
+
+
+@task("04.describe", title="Describe parameters and buffers", names=["describe"], notebook=NOTEBOOK)
+def check_describe(t: Checker) -> None:
+    describe_fn = t.function("describe")
+
+    with t.probe("nn.Linear(3, 2): two rows with name, kind, shape, numel, trainable"):
+        _expect_rows(t, describe_fn, nn.Linear(3, 2), "nn.Linear(3, 2)")
+
+    with t.probe("parameters first, then the buffers (Linear + BatchNorm1d)"):
+        model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+        _expect_rows(t, describe_fn, model, "Sequential(Linear(4, 3), BatchNorm1d(3))")
+
+    with t.probe("non-persistent buffers, a 0-dim parameter, a ParameterList"):
+        _expect_rows(t, describe_fn, _Odd(), "a model with a non-persistent buffer")
+
+    with t.probe("frozen parameters have trainable False"):
+        _expect_rows(t, describe_fn, _Frozen(), "a partly frozen model")
+
+    with t.probe("a tied parameter and a shared module give one row each"):
+        _expect_rows(t, describe_fn, _Shared(), "a model with shared parameters")
+
+    with t.probe("a model without parameters or buffers gives []"):
+        _expect_rows(t, describe_fn, nn.ReLU(), "nn.ReLU()")
+
+    with t.probe("works on the course's device, get_device()"):
+        model = _Odd().to(get_device())
+        _expect_rows(t, describe_fn, model, "a model on the device")
+
+
+def _expect_rows(
+    t: Checker, describe_fn: Callable[..., Any], model: nn.Module, model_text: str
+) -> None:
+    what = f"describe({model_text})"
+    got = _call(t, describe_fn, model, what=what)
+    expected = _reference_rows(model)
+    if not isinstance(got, list):
+        t.fail(
+            f"{what} did not return a list",
+            expected=f"a list of {len(expected)} dicts",
+            got=describe(got),
+            hint="Build a list with one dict per parameter, then one per buffer, and return it.",
+        )
+    for index, row in enumerate(got):
+        if not isinstance(row, dict):
+            t.fail(
+                f"row {index} of {what} is not a dict",
+                expected="a dict with the keys " + ", ".join(_KEYS),
+                got=describe(row),
+                hint='Make each row a dict: {"name": ..., "kind": ..., "shape": ..., '
+                '"numel": ..., "trainable": ...}.',
+            )
+        missing = [k for k in _KEYS if k not in row]
+        if missing:
+            t.fail(
+                f"row {index} of {what} lacks the key {missing[0]!r}",
+                expected="the keys " + ", ".join(_KEYS),
+                got="the keys " + ", ".join(map(repr, row)),
+                hint=f"Each row needs all five keys; add {missing[0]!r}.",
+            )
+        _expect_row_types(t, row, index, what)
+    got_rows = [{k: row[k] for k in _KEYS} for row in got]
+    got_rows = [{**row, "shape": tuple(row["shape"])} for row in got_rows]
+    if got_rows == expected:
+        return
+    _fail_rows(t, model, got_rows, expected, what)
+
+
+def _expect_row_types(t: Checker, row: dict[str, Any], index: int, what: str) -> None:
+    where = f"row {index} of {what}"
+    if not isinstance(row["name"], str):
+        t.fail(
+            f"{where}: name is not a str",
+            got=describe(row["name"]),
+            hint="name is the qualified name that named_parameters() / named_buffers() give.",
+        )
+    if row["kind"] not in ("parameter", "buffer"):
+        t.fail(
+            f"{where}: kind is {row['kind']!r}",
+            expected="'parameter' or 'buffer'",
+            got=repr(row["kind"]),
+            hint='kind is exactly "parameter" or "buffer" (lower case, singular).',
+        )
+    shape = row["shape"]
+    if not isinstance(shape, tuple) or not all(_is_int(d) for d in shape):
+        t.fail(
+            f"{where}: shape is not a tuple of ints",
+            expected="a tuple such as (2, 3)",
+            got=describe(shape),
+            hint="shape must be a tuple of ints: tuple(p.shape) (p.shape, a torch.Size, "
+            "is a tuple too; a list is not).",
+        )
+    if not _is_int(row["numel"]):
+        t.fail(
+            f"{where}: numel is not an int",
+            got=describe(row["numel"]),
+            hint="numel is the int p.numel() (the number of values in the tensor).",
+        )
+    if not isinstance(row["trainable"], bool):
+        t.fail(
+            f"{where}: trainable is not a bool",
+            got=describe(row["trainable"]),
+            hint="trainable is True or False: p.requires_grad for a parameter, False for a buffer.",
+        )
+
+
+def _fail_rows(
+    t: Checker,
+    model: nn.Module,
+    got: list[dict[str, Any]],
+    expected: list[dict[str, Any]],
+    what: str,
+) -> None:
+    param_rows = [("parameter", r["name"]) for r in expected if r["kind"] == "parameter"]
+    buffer_rows = [("buffer", r["name"]) for r in expected if r["kind"] == "buffer"]
+    persistent = set(model.state_dict(keep_vars=True))
+    duplicated = [name for name, _ in model.named_parameters(remove_duplicate=False)]
+    got_names = [(r["kind"], r["name"]) for r in got]
+    got_param_names = [name for kind, name in got_names if kind == "parameter"]
+    if got_names == param_rows + buffer_rows:
+        index, wrong, right = next(
+            (i, g, e) for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e
+        )
+        key = next(k for k in _KEYS if wrong[k] != right[k])
+        hints = {
+            "shape": "shape is tuple(p.shape) for each tensor.",
+            "numel": "numel is p.numel(), the number of values in the tensor.",
+            "trainable": (
+                "trainable is False for every buffer: buffers are never trained."
+                if right["kind"] == "buffer"
+                else "trainable is p.requires_grad: False for a frozen parameter."
+            ),
+        }
+        t.fail(
+            f"{what}: row {index} ({right['name']}) has the wrong {key}",
+            expected=_row_text(right),
+            got=_row_text(wrong),
+            hint=hints.get(key, "Take each value from the tensor itself."),
+        )
+    elif buffer_rows and param_rows and got_names == buffer_rows + param_rows:
+        hint = (
+            "Parameters first, in named_parameters() order, then the buffers, in "
+            "named_buffers() order."
+        )
+    elif buffer_rows and got_names == param_rows:
+        hint = (
+            "The buffers are missing: after the parameters add one row per buffer from "
+            "named_buffers()."
+        )
+    elif got_names == param_rows + [(k, n) for k, n in buffer_rows if n in persistent]:
+        hint = (
+            "A non-persistent buffer is missing: state_dict() leaves those out; take the "
+            "buffers from named_buffers()."
+        )
+    elif len(duplicated) > len(param_rows) and got_param_names == duplicated:
+        hint = (
+            "A shared or tied parameter got two rows: named_parameters() (its default "
+            "remove_duplicate=True) gives each Parameter once, under its first name."
+        )
+    else:
+        hint = (
+            "One row per parameter from named_parameters(), then one per buffer from "
+            "named_buffers() (non-persistent ones included), in that order."
+        )
+    t.fail(
+        f"{what} lists the wrong rows",
+        expected=_short([f"{k} {n}" for k, n in param_rows + buffer_rows]),
+        got=_short([f"{k} {n}" for k, n in got_names]),
+        hint=hint,
+    )

@@ -1,0 +1,731 @@
+"""Lesson 02 · Containers: realistic mistakes and correct alternatives for every task."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections import OrderedDict
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from catalogue import correct, mistake
+
+# -- 02.mlp: mistakes ---------------------------------------------------------------------------
+
+
+@mistake("02.mlp", hint="Layers kept in a Python list are not registered")
+class MLPPlainList(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                self.layers.append(activation())
+            self.layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+@mistake("02.mlp", hint="One activation instance is reused between all layers")
+class MLPSharedActivation(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        act = activation()
+        layers = [nn.Linear(sizes[0], sizes[1])]
+        for i in range(1, len(sizes) - 1):
+            layers += [act, nn.Linear(sizes[i], sizes[i + 1])]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="The default is an instance")
+class MLPDefaultInstance(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU()):  # noqa: B008 (the mistake)
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation)
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="There is no activation after the last Linear layer")
+class MLPActivationAfterLast(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for d_in, d_out in itertools.pairwise(sizes):
+            layers += [nn.Linear(d_in, d_out), activation()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="make n = len(sizes) - 1 Linear layers")
+class MLPOneLayerShort(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = [nn.Linear(sizes[0], sizes[1])]
+        for i in range(1, len(sizes) - 2):
+            layers += [activation(), nn.Linear(sizes[i], sizes[i + 1])]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="The layer loop runs one step too far")
+class MLPLoopTooFar(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList()
+        for i in range(len(sizes)):
+            self.linears.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.act = activation()
+
+    def forward(self, x):
+        for layer in self.linears:
+            x = self.act(layer(x))
+        return x
+
+
+@mistake("02.mlp", hint="call activation() to create an instance for each gap")
+class MLPActivationClassInSequential(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation)
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="holds the class ReLU itself")
+class MLPCallsClassInForward(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(
+            nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)
+        )
+        self.activation = activation
+
+    def forward(self, x):
+        for i, layer in enumerate(self.linears):
+            x = layer(x)
+            if i < len(self.linears) - 1:
+                x = self.activation(x)
+        return x
+
+
+@mistake("02.mlp", hint="The `activation` argument is ignored")
+class MLPHardCodedReLU(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(nn.ReLU())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="one made or called only inside forward is not registered")
+class MLPFunctionalRelu(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(
+            nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)
+        )
+
+    def forward(self, x):
+        for layer in self.linears[:-1]:
+            x = F.relu(layer(x))
+        return self.linears[-1](x)
+
+
+@mistake("02.mlp", hint="unpack the list, nn.Sequential(*layers)")
+class MLPSequentialOfList(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="nn.Linear takes in_features first")
+class MLPSwappedSizes(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation())
+            layers.append(nn.Linear(sizes[i + 1], sizes[i]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        for layer in self.net:
+            x = F.linear(x, layer.weight.T) if isinstance(layer, nn.Linear) else layer(x)
+        return x
+
+
+@mistake("02.mlp", hint="The ReLU between the Linear layers is missing in forward")
+class MLPForwardSkipsActivations(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(
+            nn.Linear(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)
+        )
+        self.acts = nn.ModuleList(activation() for _ in range(len(sizes) - 2))
+
+    def forward(self, x):
+        for layer in self.linears:  # the activations were forgotten here
+            x = layer(x)
+        return x
+
+
+# -- 02.mlp: correct alternatives ---------------------------------------------------------------
+
+
+@correct("02.mlp")
+class MLPModuleLists(nn.Module):
+    """Linear layers and activations in two ModuleLists, zipped in forward."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList()
+        self.acts = nn.ModuleList()
+        for d_in, d_out in itertools.pairwise(sizes):
+            self.linears.append(nn.Linear(d_in, d_out))
+        for _ in range(len(self.linears) - 1):
+            self.acts.append(activation())
+
+    def forward(self, x):
+        for layer, act in zip(self.linears, self.acts):  # noqa: B905 (one fewer act)
+            x = act(layer(x))
+        return self.linears[-1](x)
+
+
+@correct("02.mlp")
+class MLPSubclassesSequential(nn.Sequential):
+    """An nn.Sequential subclass, children added by name with add_module."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        for i in range(len(sizes) - 1):
+            if i:
+                self.add_module(f"act{i}", activation())
+            self.add_module(f"linear{i}", nn.Linear(sizes[i], sizes[i + 1]))
+
+
+@correct("02.mlp")
+class MLPOrderedDict(nn.Module):
+    """An OrderedDict of names; the last Linear popped out of the loop."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = OrderedDict()
+        *hidden, last = range(len(sizes) - 1)
+        for i in hidden:
+            layers[f"fc{i}"] = nn.Linear(sizes[i], sizes[i + 1])
+            layers[f"act{i}"] = activation()
+        layers["out"] = nn.Linear(sizes[last], sizes[last + 1])
+        self.body = nn.Sequential(layers)
+
+    def forward(self, x):
+        return self.body(x)
+
+
+# -- 02.multi_head: mistakes --------------------------------------------------------------------
+
+
+@mistake("02.multi_head", hint="so the heads are not registered")
+class MultiHeadPlainDict(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = dict(heads)
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="Keep the head modules you were given")
+class MultiHeadCopiesHeads(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict({name: copy.deepcopy(head) for name, head in heads.items()})
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="raised TypeError, not KeyError")
+class MultiHeadGetattrDefault(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        head = getattr(self.heads, task, None)  # attribute access finds registered heads
+        return head(self.trunk(x))
+
+
+@mistake("02.multi_head", hint="raised ValueError, not KeyError")
+class MultiHeadValueError(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        if task not in self.heads:
+            raise ValueError(f"unknown task {task!r}")
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="not return None or a default")
+class MultiHeadReturnsNone(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        if task in self.heads:
+            return self.heads[task](self.trunk(x))
+        return None
+
+
+@mistake("02.multi_head", hint="The trunk is skipped")
+class MultiHeadSkipsTrunk(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return self.heads[task](x)
+
+
+@mistake("02.multi_head", hint="The trunk is applied twice")
+class MultiHeadTrunkTwice(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        features = self.trunk(x)
+        return self.heads[task](self.trunk(features))
+
+
+@mistake("02.multi_head", hint="Call the trunk once per forward")
+class MultiHeadDebugPrint(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        if self.trunk(x).isnan().any():  # a sanity check left in, running the trunk again
+            raise RuntimeError("NaN features")
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="select the head by its name")
+class MultiHeadFirstHead(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleList(heads.values())
+        self.names = list(heads)
+
+    def forward(self, x, task):
+        if task not in self.names:
+            raise KeyError(task)
+        return self.heads[0](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="The head is missing")
+class MultiHeadReturnsFeatures(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        features = self.trunk(x)
+        self.heads[task](features)  # computed, then the wrong value returned
+        return features
+
+
+# -- 02.multi_head: correct alternatives ----------------------------------------------------------
+
+
+@correct("02.multi_head")
+class MultiHeadAddModule(nn.Module):
+    """Each head registered with add_module under a prefix, looked up with getattr."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.body = trunk
+        self.task_names = set(heads)
+        for name, head in heads.items():
+            self.add_module(f"head_{name}", head)
+
+    def forward(self, x, task):
+        if task not in self.task_names:
+            raise KeyError(f"no head for task {task!r}")
+        return getattr(self, f"head_{task}")(self.body(x))
+
+
+@correct("02.multi_head")
+class MultiHeadModuleListAndIndex(nn.Module):
+    """Heads registered in a ModuleList, a plain dict maps each name to its index."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.head_list = nn.ModuleList(heads.values())
+        self.index = {name: i for i, name in enumerate(heads)}
+
+    def forward(self, x, task):
+        return self.head_list[self.index[task]](self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadUpdate(nn.Module):
+    """An empty ModuleDict filled with update(); trunk and head composed in a Sequential."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict()
+        self.heads.update(heads)
+
+    def forward(self, x, task):
+        return nn.Sequential(self.trunk, self.heads[task])(x)
+
+
+# -- 02.named_sequential: mistakes ----------------------------------------------------------------
+
+
+@mistake("02.named_sequential", hint="Positional arguments give the names 0, 1, 2")
+def build_positional(in_features, hidden, num_classes):
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
+@mistake("02.named_sequential", hint="nn.Sequential does not take a plain dict")
+def build_from_dict(in_features, hidden, num_classes):
+    return nn.Sequential(
+        {
+            "fc1": nn.Linear(in_features, hidden),
+            "act": nn.ReLU(),
+            "fc2": nn.Linear(hidden, num_classes),
+        }
+    )
+
+
+@mistake("02.named_sequential", hint="Name the children exactly fc1, act and fc2")
+def build_named_relu(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden),
+            relu=nn.ReLU(),
+            fc2=nn.Linear(hidden, num_classes),
+        )
+    )
+
+
+@mistake("02.named_sequential", hint="Keep the order fc1, act, fc2")
+def build_sorted_names(in_features, hidden, num_classes):
+    layers = {
+        "fc1": nn.Linear(in_features, hidden),
+        "act": nn.ReLU(),
+        "fc2": nn.Linear(hidden, num_classes),
+    }
+    return nn.Sequential(OrderedDict(sorted(layers.items())))
+
+
+@mistake("02.named_sequential", hint="fc2 maps hidden→num_classes")
+def build_fc2_swapped(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("fc1", nn.Linear(in_features, hidden)),
+                ("act", nn.ReLU()),
+                ("fc2", nn.Linear(num_classes, hidden)),
+            ]
+        )
+    )
+
+
+@mistake("02.named_sequential", hint="not nn.ReLU or F.relu")
+def build_relu_class(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("fc1", nn.Linear(in_features, hidden)),
+                ("act", nn.ReLU),
+                ("fc2", nn.Linear(hidden, num_classes)),
+            ]
+        )
+    )
+
+
+class _Classifier(nn.Module):
+    def __init__(self, in_features, hidden, num_classes):
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden)
+        self.act = nn.ReLU()
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+@mistake("02.named_sequential", hint="not a model class of your own")
+def build_custom_class(in_features, hidden, num_classes):
+    return _Classifier(in_features, hidden, num_classes)
+
+
+_fixed = nn.Sequential(
+    OrderedDict(fc1=nn.Linear(4, 8), act=nn.ReLU(), fc2=nn.Linear(8, 3))
+)  # a model the learner built in an earlier cell
+
+
+@mistake("02.named_sequential", hint="fc1 maps in_features→hidden")
+def build_returns_global(in_features, hidden, num_classes):
+    return _fixed
+
+
+# -- 02.named_sequential: correct alternatives ----------------------------------------------------
+
+
+@correct("02.named_sequential")
+def build_with_add_module(in_features, hidden, num_classes):
+    """An empty Sequential filled with add_module."""
+    model = nn.Sequential()
+    model.add_module("fc1", nn.Linear(in_features, hidden))
+    model.add_module("act", nn.ReLU())
+    model.add_module("fc2", nn.Linear(hidden, num_classes))
+    return model
+
+
+@correct("02.named_sequential")
+def build_with_attributes(in_features, hidden, num_classes):
+    """Attribute assignment on an empty Sequential registers children in order."""
+    model = nn.Sequential()
+    model.fc1 = nn.Linear(in_features, hidden)
+    model.act = nn.ReLU()
+    model.fc2 = nn.Linear(hidden, num_classes)
+    return model
+
+
+@correct("02.named_sequential")
+def build_with_keyword_ordered_dict(in_features, hidden, num_classes):
+    """OrderedDict from keyword arguments (ordered since Python 3.7)."""
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden),
+            act=nn.ReLU(inplace=True),
+            fc2=nn.Linear(hidden, num_classes),
+        )
+    )
+
+
+# -- 02.polynomial: mistakes ----------------------------------------------------------------------
+
+
+@mistake("02.polynomial", hint="A Python list of Parameters is not registered")
+class PolynomialPlainList(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = [nn.Parameter(torch.zeros(())) for _ in range(degree + 1)]
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="One Parameter per coefficient")
+class PolynomialVector(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.Parameter(torch.zeros(degree + 1))
+
+    def forward(self, x):
+        powers = torch.arange(len(self.coeffs), device=x.device)
+        return (x.unsqueeze(-1) ** powers * self.coeffs).sum(-1)
+
+
+@mistake("02.polynomial", hint="Start every coefficient at zero")
+class PolynomialRandomInit(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.randn(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="d + 1 coefficients")
+class PolynomialDegreeCoefficients(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree))
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="repeats ONE Parameter")
+class PolynomialRepeatedParameter(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList([nn.Parameter(torch.zeros(()))] * (degree + 1))
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="parameters() must yield c0 first")
+class PolynomialHighestFirst(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        # Horner's rule, but the list is stored c_degree first
+        y = torch.zeros_like(x)
+        for c in self.coeffs:
+            y = y * x + c
+        return y
+
+
+@mistake("02.polynomial", hint="c0 is the constant term")
+class PolynomialPowersFromOne(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        return sum(c * x ** (i + 1) for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="not as separate attributes or an nn.ParameterDict")
+class PolynomialNamedParameters(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        for i in range(degree + 1):
+            self.register_parameter(f"c{i}", nn.Parameter(torch.zeros(())))
+
+    def forward(self, x):
+        return sum(getattr(self, f"c{i}") * x**i for i in range(self.degree + 1))
+
+
+@mistake("02.polynomial", hint="Even Polynomial(0) returns a tensor of x's shape")
+class PolynomialHornerFromLast(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(1)) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = self.coeffs[-1]
+        for c in reversed(self.coeffs[:-1]):
+            y = y * x + c
+        return y
+
+
+@mistake("02.polynomial", hint="no .item(), float(), .data or .detach()")
+class PolynomialItem(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = torch.zeros_like(x)
+        for i, c in enumerate(self.coeffs):
+            y = y + c.item() * x**i
+        return y
+
+
+# -- 02.polynomial: correct alternatives ----------------------------------------------------------
+
+
+@correct("02.polynomial")
+class PolynomialHorner(nn.Module):
+    """Horner's rule over the reversed list, starting from zeros_like(x)."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList()
+        for _ in range(degree + 1):
+            self.coeffs.append(nn.Parameter(torch.tensor(0.0)))
+
+    def forward(self, x):
+        y = torch.zeros_like(x)
+        for c in reversed(self.coeffs):
+            y = y * x + c
+        return y
+
+
+@correct("02.polynomial")
+class PolynomialStackedShapeOne(nn.Module):
+    """Coefficients of shape (1,), stacked and contracted with the powers of x."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        self.coeffs = nn.ParameterList([torch.zeros(1) for _ in range(degree + 1)])
+
+    def forward(self, x):
+        c = torch.cat(list(self.coeffs))  # (degree + 1,)
+        powers = torch.arange(self.degree + 1, device=x.device, dtype=x.dtype)
+        return (x.unsqueeze(-1) ** powers) @ c
+
+
+@correct("02.polynomial")
+class PolynomialPowersList(nn.Module):
+    """A running power of x; the first term broadcast to x's shape with expand_as."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.c = nn.ParameterList(nn.Parameter(torch.zeros([])) for _ in range(degree + 1))
+
+    def forward(self, x):
+        power = torch.ones_like(x)
+        terms = []
+        for coefficient in self.c:
+            terms.append(coefficient * power)
+            power = power * x
+        return torch.stack(terms).sum(0)

@@ -1,0 +1,489 @@
+"""Lesson 04: mistakes learners make writing count_parameters, find_modules,
+replace_modules and describe, and correct solutions written in other ways. Function names
+say what is wrong or different."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import torch
+
+from catalogue import correct, mistake
+
+# -- 04.count_parameters: mistakes ------------------------------------------------------------
+
+
+@mistake("04.count_parameters", hint="not the numbers in them")
+def count_tensors(model, trainable_only=False):
+    return len([p for p in model.parameters() if p.requires_grad or not trainable_only])
+
+
+@mistake("04.count_parameters", hint="Buffers are not parameters (BatchNorm's")
+def count_state_dict(model, trainable_only=False):
+    return sum(v.numel() for v in model.state_dict().values())
+
+
+@mistake("04.count_parameters", hint="counted twice")
+def count_with_duplicates(model, trainable_only=False):
+    return sum(
+        p.numel()
+        for _, p in model.named_parameters(remove_duplicate=False)
+        if p.requires_grad or not trainable_only
+    )
+
+
+@mistake("04.count_parameters", hint="counts nested ones again")
+def count_per_module(model, trainable_only=False):
+    total = 0
+    for module in model.modules():
+        for p in module.parameters():
+            if p.requires_grad or not trainable_only:
+                total += p.numel()
+    return total
+
+
+@mistake("04.count_parameters", hint="With trainable_only=True count only")
+def count_ignores_flag(model, trainable_only=False):
+    return sum(p.numel() for p in model.parameters())
+
+
+@mistake("04.count_parameters", hint="The test is inverted")
+def count_inverted(model, trainable_only=False):
+    total = 0
+    for p in model.parameters():
+        if trainable_only and p.requires_grad:
+            continue
+        total += p.numel()
+    return total
+
+
+@mistake("04.count_parameters", hint="frozen ones too")
+def count_always_trainable(model, trainable_only=False):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@mistake("04.count_parameters", hint="for a tensor total, use .item()")
+def count_as_tensor(model, trainable_only=False):
+    sizes = [p.numel() for p in model.parameters() if p.requires_grad or not trainable_only]
+    return torch.tensor(sizes, dtype=torch.long).sum()
+
+
+@mistake("04.count_parameters", hint="np.prod(()) is 1.0")
+def count_with_np_prod(model, trainable_only=False):
+    return sum(
+        np.prod(p.shape) for p in model.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+# -- 04.count_parameters: correct alternatives ------------------------------------------------
+
+
+@correct("04.count_parameters")
+def count_by_identity(model, trainable_only=False):
+    """Each module's own parameters, deduplicated by identity; math.prod of the shape."""
+    seen = {}
+    for module in model.modules():
+        for p in module.parameters(recurse=False):
+            seen[id(p)] = p
+    kept = [p for p in seen.values() if p.requires_grad or not trainable_only]
+    return sum(math.prod(p.shape) for p in kept)
+
+
+@correct("04.count_parameters")
+def count_with_filter(model, trainable_only=False):
+    """filter() and a loop; torch.numel; an explicit int()."""
+    params = model.parameters()
+    if trainable_only:
+        params = filter(lambda p: p.requires_grad, params)
+    total = 0
+    for p in params:
+        total += torch.numel(p)
+    return int(total)
+
+
+@correct("04.count_parameters")
+def count_via_tensor_item(model, trainable_only=False):
+    """A long tensor of sizes summed, then .item() (an int for an integer tensor)."""
+    sizes = [p.nelement() for p in model.parameters() if p.requires_grad or not trainable_only]
+    return torch.tensor(sizes, dtype=torch.long).sum().item()
+
+
+# -- 04.find_modules: mistakes ----------------------------------------------------------------
+
+
+@mistake("04.find_modules", hint="not type(m) == cls")
+def find_exact_type(model, cls):
+    return [name for name, m in model.named_modules() if type(m) == cls]  # noqa: E721
+
+
+@mistake("04.find_modules", hint="do not pass remove_duplicate=False")
+def find_with_duplicates(model, cls):
+    return [name for name, m in model.named_modules(remove_duplicate=False) if isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="The root counts too")
+def find_without_root(model, cls):
+    return [name for name, m in model.named_modules() if name and isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="leading dot")
+def find_leading_dot(model, cls):
+    names = ["" if isinstance(model, cls) else None]
+
+    def walk(module, prefix):
+        for name, child in module.named_children():
+            full = prefix + "." + name
+            if isinstance(child, cls):
+                names.append(full)
+            walk(child, full)
+
+    walk(model, "")
+    return [n for n in names if n is not None]
+
+
+@mistake("04.find_modules", hint="Search all levels")
+def find_children_only(model, cls):
+    return [name for name, m in model.named_children() if isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="do not sort the names")
+def find_sorted(model, cls):
+    return sorted(name for name, m in model.named_modules() if isinstance(m, cls))
+
+
+@mistake("04.find_modules", hint="returned modules, not their names")
+def find_returns_modules(model, cls):
+    return [m for m in model.modules() if isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="listed under its first name")
+def find_last_name_wins(model, cls):
+    names = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        names[m] = name  # a later name overwrites the first one
+    return [name for m, name in names.items() if isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="wrap it in list(...)")
+def find_generator(model, cls):
+    return (name for name, m in model.named_modules() if isinstance(m, cls))
+
+
+@mistake("04.find_modules", hint="The function keeps calling itself")
+def find_recursing_on_model(model, cls):
+    names = [""] if isinstance(model, cls) else []
+    for name, child in model.named_children():  # noqa: B007 (the bug: child is unused)
+        below = find_recursing_on_model(model, cls)  # meant: find_...(child, cls)
+        names += [f"{name}.{n}" if n else name for n in below]
+    return names
+
+
+# -- 04.find_modules: correct alternatives ----------------------------------------------------
+
+
+@correct("04.find_modules")
+def find_with_loop(model, cls):
+    """An explicit loop with append."""
+    found = []
+    for name, module in model.named_modules():
+        if isinstance(module, cls):
+            found.append(name)
+    return found
+
+
+@correct("04.find_modules")
+def find_recursive_walk(model, cls):
+    """A pre-order walk over named_children with its own memo of visited modules."""
+    found, seen = [], set()
+
+    def walk(module, prefix):
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        if isinstance(module, cls):
+            found.append(prefix)
+        for name, child in module._modules.items():
+            if child is not None:
+                walk(child, f"{prefix}.{name}" if prefix else name)
+
+    walk(model, "")
+    return found
+
+
+# -- 04.replace_modules: mistakes -------------------------------------------------------------
+
+
+@mistake("04.replace_modules", hint="Only the direct children were replaced")
+def replace_children_only(model, cls, factory):
+    count = 0
+    for name, child in list(model.named_children()):
+        if isinstance(child, cls):
+            setattr(model, name, factory(child))
+            count += 1
+    return count
+
+
+@mistake("04.replace_modules", hint="collect the matches first")
+def replace_recursing_into_new(model, cls, factory):
+    count = 0
+    for name, child in list(model.named_children()):
+        if isinstance(child, cls):
+            setattr(model, name, factory(child))
+            count += 1
+        count += replace_recursing_into_new(getattr(model, name), cls, factory)
+    return count
+
+
+@mistake("04.replace_modules", hint="while iterating modules()")
+def replace_while_iterating(model, cls, factory):
+    count = 0
+    for module in model.modules():
+        for name, child in module.named_children():
+            if isinstance(child, cls):
+                setattr(module, name, factory(child))
+                count += 1
+    return count
+
+
+@mistake("04.replace_modules", hint="factory was called on the root model")
+def replace_including_root(model, cls, factory):
+    targets = [(name, m) for name, m in model.named_modules() if isinstance(m, cls)]
+    for name, old in targets:
+        model.set_submodule(name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="adds a child literally named")
+def replace_dotted_setattr(model, cls, factory):
+    targets = [(name, m) for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name, old in targets:
+        setattr(model, name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="A dict of submodules changed while a loop walked it")
+def replace_dotted_setattr_live(model, cls, factory):
+    count = 0
+    for name, m in model.named_modules():
+        if name and isinstance(m, cls):
+            setattr(model, name, factory(m))
+            count += 1
+    return count
+
+
+@mistake("04.replace_modules", hint="The root is not replaced, so it does not count")
+def replace_counts_root(model, cls, factory):
+    matches = [(name, m) for name, m in model.named_modules() if isinstance(m, cls)]
+    for name, old in matches:
+        if name:
+            model.set_submodule(name, factory(old))
+    return len(matches)
+
+
+@mistake("04.replace_modules", hint="`return` how many submodules were replaced")
+def replace_no_return(model, cls, factory):
+    for name, old in list(model.named_modules()):
+        if name and isinstance(old, cls):
+            model.set_submodule(name, factory(old))
+
+
+@mistake("04.replace_modules", hint="Subclasses count too: replace every m")
+def replace_exact_type(model, cls, factory):
+    targets = [name for name, m in model.named_modules() if name and type(m) is cls]
+    for name in targets:
+        model.set_submodule(name, factory(model.get_submodule(name)))
+    return len(targets)
+
+
+# -- 04.replace_modules: correct alternatives -------------------------------------------------
+
+
+@correct("04.replace_modules")
+def replace_recursive_walk(model, cls, factory):
+    """Recurse into every child that was not replaced; setattr on the parent."""
+    count = 0
+    for name, child in list(model.named_children()):
+        if isinstance(child, cls):
+            setattr(model, name, factory(child))
+            count += 1
+        else:
+            count += replace_recursive_walk(child, cls, factory)
+    return count
+
+
+@correct("04.replace_modules")
+def replace_via_parent(model, cls, factory):
+    """Names collected first, the parent found with get_submodule and rpartition."""
+    names = [name for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name in names:
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        parent.add_module(child_name, factory(getattr(parent, child_name)))
+    return len(names)
+
+
+@correct("04.replace_modules")
+def replace_with_set_submodule(model, cls, factory):
+    """The matches collected in a dict, then set_submodule(strict=True)."""
+    targets = {name: m for name, m in model.named_modules() if isinstance(m, cls)}
+    targets.pop("", None)  # the root stays
+    for name, old in targets.items():
+        model.set_submodule(name, factory(old), strict=True)
+    return len(targets)
+
+
+# -- 04.describe: mistakes --------------------------------------------------------------------
+
+
+def _row(name, kind, tensor, trainable):
+    return {
+        "name": name,
+        "kind": kind,
+        "shape": tuple(tensor.shape),
+        "numel": tensor.numel(),
+        "trainable": trainable,
+    }
+
+
+@mistake("04.describe", hint="A non-persistent buffer is missing")
+def describe_from_state_dict(model):
+    params = dict(model.named_parameters())
+    rows = [_row(name, "parameter", p, p.requires_grad) for name, p in params.items()]
+    for name, value in model.state_dict().items():
+        if name not in params:
+            rows.append(_row(name, "buffer", value, False))
+    return rows
+
+
+@mistake("04.describe", hint="a list is not")
+def describe_shape_list(model):
+    rows = [
+        {
+            "name": name,
+            "kind": "parameter",
+            "shape": list(p.shape),
+            "numel": p.numel(),
+            "trainable": p.requires_grad,
+        }
+        for name, p in model.named_parameters()
+    ]
+    rows += [
+        {
+            "name": n,
+            "kind": "buffer",
+            "shape": list(b.shape),
+            "numel": b.numel(),
+            "trainable": False,
+        }
+        for n, b in model.named_buffers()
+    ]
+    return rows
+
+
+@mistake("04.describe", hint="trainable is False for every buffer")
+def describe_buffers_trainable(model):
+    rows = []
+    named = itertools.chain(
+        (("parameter", n, t) for n, t in model.named_parameters()),
+        (("buffer", n, t) for n, t in model.named_buffers()),
+    )
+    for kind, name, tensor in named:
+        rows.append(_row(name, kind, tensor, True))  # every tensor marked trainable
+    return rows
+
+
+@mistake("04.describe", hint="trainable is p.requires_grad")
+def describe_params_always_trainable(model):
+    rows = [_row(n, "parameter", p, True) for n, p in model.named_parameters()]
+    rows += [_row(n, "buffer", b, False) for n, b in model.named_buffers()]
+    return rows
+
+
+@mistake("04.describe", hint="(lower case, singular)")
+def describe_wrong_kind(model):
+    rows = [_row(n, "Parameter", p, p.requires_grad) for n, p in model.named_parameters()]
+    rows += [_row(n, "Buffer", b, False) for n, b in model.named_buffers()]
+    return rows
+
+
+@mistake("04.describe", hint="Parameters first, in named_parameters() order")
+def describe_buffers_first(model):
+    rows = [_row(n, "buffer", b, False) for n, b in model.named_buffers()]
+    rows += [_row(n, "parameter", p, p.requires_grad) for n, p in model.named_parameters()]
+    return rows
+
+
+@mistake("04.describe", hint="add 'numel'")
+def describe_without_numel(model):
+    rows = []
+    for name, p in model.named_parameters():
+        rows.append({"name": name, "kind": "parameter", "shape": tuple(p.shape), "trainable": True})
+    for name, b in model.named_buffers():
+        rows.append({"name": name, "kind": "buffer", "shape": tuple(b.shape), "trainable": False})
+    return rows
+
+
+@mistake("04.describe", hint="The buffers are missing")
+def describe_parameters_only(model):
+    return [_row(n, "parameter", p, p.requires_grad) for n, p in model.named_parameters()]
+
+
+@mistake("04.describe", hint="A shared or tied parameter got two rows")
+def describe_with_duplicates(model):
+    rows = [
+        _row(n, "parameter", p, p.requires_grad)
+        for n, p in model.named_parameters(remove_duplicate=False)
+    ]
+    rows += [_row(n, "buffer", b, False) for n, b in model.named_buffers()]
+    return rows
+
+
+@mistake("04.describe", hint="numel is the int p.numel()")
+def describe_numel_tensor(model):
+    rows = []
+    for name, p in model.named_parameters():
+        row = _row(name, "parameter", p, p.requires_grad)
+        row["numel"] = torch.tensor(p.shape).prod()  # a 0-dim tensor, not an int
+        rows.append(row)
+    rows += [_row(n, "buffer", b, False) for n, b in model.named_buffers()]
+    return rows
+
+
+# -- 04.describe: correct alternatives --------------------------------------------------------
+
+
+@correct("04.describe")
+def describe_torch_size(model):
+    """shape kept as the torch.Size (a tuple subclass of ints); nelement(); dict()."""
+    rows = []
+    for name, p in model.named_parameters():
+        rows.append(
+            dict(name=name, kind="parameter", shape=p.shape, numel=p.nelement(),
+                 trainable=bool(p.requires_grad))
+        )  # fmt: skip
+    for name, b in model.named_buffers():
+        rows.append(dict(name=name, kind="buffer", shape=b.size(), numel=b.nelement(),
+                         trainable=False))  # fmt: skip
+    return rows
+
+
+@correct("04.describe")
+def describe_one_loop(model):
+    """One loop over both kinds, an extra "dtype" key, math.prod of the shape."""
+    named = [("parameter", model.named_parameters()), ("buffer", model.named_buffers())]
+    rows = []
+    for kind, items in named:
+        for name, tensor in items:
+            rows.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "shape": tuple(int(d) for d in tensor.shape),
+                    "numel": math.prod(tensor.shape),
+                    "trainable": kind == "parameter" and tensor.requires_grad,
+                    "dtype": str(tensor.dtype),
+                }
+            )
+    return rows
