@@ -21,11 +21,13 @@ from torch import nn
 
 __all__ = [
     "REGISTRY",
+    "CallCounter",
     "Checker",
     "Fail",
     "NotImplementedYet",
     "Task",
     "describe",
+    "plain_tensor_attributes",
     "task",
 ]
 
@@ -210,6 +212,15 @@ class Checker:
             )
 
     # -- expectations ------------------------------------------------------------------
+
+    def expect_no_parameters(self, module: nn.Module, *, what: str, hint: str) -> None:
+        """``module`` (built by the check from the learner's class) has no parameters."""
+        named = self.call(module.named_parameters, what=f"{what}.named_parameters()")
+        names = [name for name, _ in named]
+        if names:
+            self.fail(
+                f"{what} has parameters", expected="no parameters", got=", ".join(names), hint=hint
+            )
 
     def expect_tensor(self, value: Any, *, what: str, hint: str | None = None) -> torch.Tensor:
         """``value`` must be a tensor."""
@@ -442,6 +453,24 @@ def explain_exception(exc: BaseException) -> str:
     if isinstance(exc, TypeError) and "argument" in text:
         return "Check the signature against the task statement (names, defaults, order)."
     return "Run the same call in a cell of your own to see the full traceback."
+
+
+def plain_tensor_attributes(module: nn.Module) -> list[str]:
+    """Names of tensors kept as plain attributes (not registered), sorted."""
+    return sorted(k for k, v in vars(module).items() if isinstance(v, torch.Tensor))
+
+
+class CallCounter(nn.Module):
+    """A deterministic module for checks to pass in: tanh(Linear(x)), counting its calls."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(dim, dim)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return torch.tanh(self.proj(x))
 
 
 def same_tensor_set(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> bool:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers.checks.core import Checker, equal, shape_str, task
+from helpers.checks.core import (
+    CallCounter,
+    Checker,
+    equal,
+    plain_tensor_attributes,
+    shape_str,
+    task,
+)
 from helpers.device import get_device
 
 NOTEBOOK = "01_module"
@@ -114,11 +121,11 @@ def _expect_affine_parameters(
     got = {name: shape_str(p.shape) for name, p in params.items()}
     want = {name: shape_str(shape) for name, shape in expected.items()}
     if not params:
-        attrs = {k: v for k, v in vars(layer).items() if isinstance(v, torch.Tensor)}
+        attrs = plain_tensor_attributes(layer)
         t.fail(
             f"{call} has no parameters",
             expected=_fmt_shapes(want),
-            got="no parameters" + (f"; plain tensor attributes {sorted(attrs)}" if attrs else ""),
+            got="no parameters" + (f"; plain tensor attributes {attrs}" if attrs else ""),
             hint="Wrap the tensors in nn.Parameter (self.weight = nn.Parameter(...)): "
             "a plain tensor attribute is not registered, so it is not trained or saved.",
         )
@@ -248,19 +255,6 @@ def _expect_affine_forward(
 # -- 01.residual ----------------------------------------------------------------------------
 
 
-class _CallCounter(nn.Module):
-    """A deterministic inner function that counts its calls: 2 * tanh(x @ A) + c."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(dim, dim)
-        self.calls = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return 2 * torch.tanh(self.proj(x))
-
-
 @task("01.residual", title="Residual wrapper", names=["Residual"], notebook=NOTEBOOK)
 def check_residual(t: Checker) -> None:
     Residual = t.module_class("Residual")
@@ -304,7 +298,7 @@ def check_residual(t: Checker) -> None:
         ("nn.Linear(4, 4)", lambda: nn.Linear(4, 4), (3, 4)),
         ("nn.Tanh()", nn.Tanh, (2, 5, 6)),
         ("nn.Identity()", nn.Identity, (7,)),
-        ("a counting module", lambda: _CallCounter(8), (2, 8)),
+        ("a counting module", lambda: CallCounter(8), (2, 8)),
     ]
     for name, make_fn, shape in cases:
         with t.probe(f"Residual({name}) on x of shape {shape_str(shape)} gives x + fn(x)"):
@@ -314,7 +308,7 @@ def check_residual(t: Checker) -> None:
             x_before = x.clone()
             with torch.no_grad():
                 fx = fn(x.clone())
-            if isinstance(fn, _CallCounter):
+            if isinstance(fn, CallCounter):
                 fn.calls = 0
             y = t.call(block, x, what=f"Residual({name})(x)")
             if not equal(x, x_before):
@@ -333,7 +327,7 @@ def check_residual(t: Checker) -> None:
                     (x_before, "fn's output is missing: return x + self.fn(x)."),
                 ],
             )
-            if isinstance(fn, _CallCounter) and fn.calls != 1:
+            if isinstance(fn, CallCounter) and fn.calls != 1:
                 t.fail(
                     "fn was not called exactly once per forward",
                     expected="1 call",
@@ -397,15 +391,12 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("GaussianNoise(0.5) constructs, has no parameters, starts in training mode"):
         layer = t.call(GaussianNoise, 0.5, what="GaussianNoise(0.5)")
-        params = dict(t.call(layer.named_parameters, what="named_parameters()"))
-        if params:
-            t.fail(
-                "GaussianNoise has parameters",
-                expected="no parameters",
-                got=", ".join(params),
-                hint="sigma is a fixed setting, not something to train: store it as a "
-                "plain float (self.sigma = sigma).",
-            )
+        t.expect_no_parameters(
+            layer,
+            what="GaussianNoise(0.5)",
+            hint="sigma is a fixed setting, not something to train: store it as a "
+            "plain float (self.sigma = sigma).",
+        )
         if layer.training is not True:
             t.fail(
                 "a new GaussianNoise is not in training mode",

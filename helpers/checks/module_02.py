@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.checks.core import Checker, Fail, describe, shape_str, task
+from helpers.checks.core import CallCounter, Checker, Fail, describe, shape_str, task
 from helpers.device import get_device
 
 NOTEBOOK = "02_containers"
@@ -393,21 +393,9 @@ def _expect_mlp_forward(
 # -- 02.multi_head -----------------------------------------------------------------------------
 
 
-class _Trunk(nn.Module):
-    """The check's trunk: tanh(Linear(x)), square so that mistakes stay diagnosable."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.proj = nn.Linear(dim, dim)
-        self.calls = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return torch.tanh(self.proj(x))
-
-
-def _trunk_and_heads(dim: int = 4) -> tuple[_Trunk, dict[str, nn.Module]]:
-    trunk = _Trunk(dim)
+def _trunk_and_heads(dim: int = 4) -> tuple[CallCounter, dict[str, nn.Module]]:
+    """The check's trunk (square, so that mistakes stay diagnosable) and three heads."""
+    trunk = CallCounter(dim)
     heads: dict[str, nn.Module] = {
         "cls": nn.Linear(dim, 3),
         "seg": nn.Linear(dim, 3),
@@ -537,7 +525,7 @@ def _expect_registered(
 def _expect_head_output(
     t: Checker,
     model: nn.Module,
-    trunk: _Trunk,
+    trunk: CallCounter,
     heads: dict[str, nn.Module],
     x: torch.Tensor,
     name: str,

@@ -13,7 +13,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.checks.core import Checker, Fail, describe, equal, same_tensor_set, shape_str, task
+from helpers.checks.core import (
+    Checker,
+    Fail,
+    describe,
+    equal,
+    plain_tensor_attributes,
+    same_tensor_set,
+    shape_str,
+    task,
+)
 from helpers.device import get_device
 
 NOTEBOOK = "03_parameters_and_buffers"
@@ -21,14 +30,6 @@ NOTEBOOK = "03_parameters_and_buffers"
 
 def _buffers(t: Checker, module: nn.Module, call: str) -> dict[str, torch.Tensor]:
     return dict(t.call(module.named_buffers, what=f"{call}.named_buffers()"))
-
-
-def _parameter_names(t: Checker, module: nn.Module, call: str) -> list[str]:
-    return [name for name, _ in t.call(module.named_parameters, what=f"{call}.named_parameters()")]
-
-
-def _plain_tensors(module: nn.Module) -> list[str]:
-    return sorted(k for k, v in vars(module).items() if isinstance(v, torch.Tensor))
 
 
 # -- 03.running_mean --------------------------------------------------------------------------
@@ -47,15 +48,12 @@ def check_running_mean(t: Checker) -> None:
 
     with t.probe("RunningMean(3) constructs and has no parameters"):
         layer = t.call(RunningMean, 3, what="RunningMean(3)")
-        params = _parameter_names(t, layer, "RunningMean(3)")
-        if params:
-            t.fail(
-                "RunningMean has parameters",
-                expected="no parameters",
-                got=", ".join(params),
-                hint="Running statistics are not trained: keep them with "
-                "self.register_buffer(name, tensor), not nn.Parameter.",
-            )
+        t.expect_no_parameters(
+            layer,
+            what="RunningMean(3)",
+            hint="Running statistics are not trained: keep them with "
+            "self.register_buffer(name, tensor), not nn.Parameter.",
+        )
 
     with t.probe("buffers `running_mean` (3,) float zeros and `num_batches_tracked` () int64 0"):
         _expect_running_buffers(t, layer, 3)
@@ -400,15 +398,12 @@ def check_causal_mask(t: Checker) -> None:
 
     with t.probe("CausalMask(5) constructs and has no parameters"):
         layer = t.call(CausalMask, 5, what="CausalMask(5)")
-        params = _parameter_names(t, layer, "CausalMask(5)")
-        if params:
-            t.fail(
-                "CausalMask has parameters",
-                expected="no parameters",
-                got=", ".join(params),
-                hint="A mask is not learned: keep it with self.register_buffer(..., "
-                "persistent=False), not nn.Parameter.",
-            )
+        t.expect_no_parameters(
+            layer,
+            what="CausalMask(5)",
+            hint="A mask is not learned: keep it with self.register_buffer(..., "
+            "persistent=False), not nn.Parameter.",
+        )
 
     with t.probe("a bool (5, 5) buffer, True strictly above the diagonal"):
         name, _ = _find_mask(t, layer, 5)
@@ -475,7 +470,7 @@ def _find_mask(t: Checker, layer: nn.Module, max_len: int) -> tuple[str, torch.T
     call = f"CausalMask({max_len})"
     buffers = _buffers(t, layer, call)
     if not buffers:
-        plain = _plain_tensors(layer)
+        plain = plain_tensor_attributes(layer)
         if plain:
             t.fail(
                 f"`{plain[0]}` is a plain tensor attribute, not a buffer",
