@@ -182,12 +182,21 @@ class Checker:
                 )
         return value
 
-    def call(self, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
+    def call(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        what: str,
+        hints: Sequence[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> Any:
         """Call learner code; an exception it raises becomes a failure (or the stub state).
 
         Args:
             fn: the learner's callable (a class to construct, a module, a method).
             what: how the call reads in a message, e.g. ``"Affine(3, 2)"``.
+            hints: ``(needle, hint)`` pairs for this call: when the exception's text
+                contains a needle, its hint is given (before the general ones).
         """
         try:
             return fn(*args, **kwargs)
@@ -208,7 +217,7 @@ class Checker:
                 f"{what} raised {type(exc).__name__}",
                 got=_exception_line(exc),
                 facts=_learner_frame(exc),
-                hint=explain_exception(exc),
+                hint=explain_exception(exc, hints),
             )
 
     # -- expectations ------------------------------------------------------------------
@@ -444,10 +453,10 @@ _EXPLANATIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def explain_exception(exc: BaseException) -> str:
-    """A hint for a known exception message, or a generic one."""
+def explain_exception(exc: BaseException, hints: Sequence[tuple[str, str]] = ()) -> str:
+    """A hint for a known exception message (``hints`` first), or a generic one."""
     text = f"{type(exc).__name__}: {exc}"
-    for needle, hint in _EXPLANATIONS:
+    for needle, hint in (*hints, *_EXPLANATIONS):
         if needle in text:
             return hint
     if isinstance(exc, TypeError) and "argument" in text:

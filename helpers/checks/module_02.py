@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.checks.core import CallCounter, Checker, Fail, describe, shape_str, task
+from helpers.checks.core import CallCounter, Checker, describe, shape_str, task
 from helpers.device import get_device
 
 NOTEBOOK = "02_containers"
@@ -21,31 +21,6 @@ _MODULE_INTERNALS = frozenset(vars(nn.Module()))
 
 
 # -- shared helpers --------------------------------------------------------------------------
-
-
-def _call(
-    t: Checker,
-    fn: Callable[..., Any],
-    *args: Any,
-    what: str,
-    refine: Sequence[tuple[str, str]] = (),
-    **kwargs: Any,
-) -> Any:
-    """``t.call``, with a sharper hint for exceptions whose text contains a known needle."""
-    try:
-        return t.call(fn, *args, what=what, **kwargs)
-    except Fail as failure:
-        text = " ".join(filter(None, [failure.got, *failure.facts]))
-        for needle, hint in refine:
-            if needle in text:
-                t.fail(
-                    failure.headline,
-                    expected=failure.expected,
-                    got=failure.got,
-                    facts=failure.facts,
-                    hint=hint,
-                )
-        raise
 
 
 def _modules(t: Checker, model: nn.Module, *, remove_duplicate: bool = True) -> list[nn.Module]:
@@ -137,7 +112,7 @@ def check_mlp(t: Checker) -> None:
     sizes = [4, 8, 6, 3]
 
     with t.probe("MLP([4, 8, 6, 3]) constructs"):
-        model = _call(t, MLP, list(sizes), what="MLP([4, 8, 6, 3])", refine=_MLP_REFINE)
+        model = t.call(MLP, list(sizes), what="MLP([4, 8, 6, 3])", hints=_MLP_REFINE)
 
     with t.probe("MLP([4, 8, 6, 3]) registers 3 Linear layers, in order: 4→8, 8→6, 6→3"):
         _expect_linears(t, model, sizes)
@@ -149,18 +124,18 @@ def check_mlp(t: Checker) -> None:
     for case_sizes, shape in cases:
         with t.probe(f"MLP({case_sizes}) on x of shape {shape_str(shape)}"):
             call = f"MLP({case_sizes})"
-            layer = _call(t, MLP, list(case_sizes), what=call, refine=_MLP_REFINE)
+            layer = t.call(MLP, list(case_sizes), what=call, hints=_MLP_REFINE)
             _expect_linears(t, layer, case_sizes)
             _expect_mlp_forward(t, layer, case_sizes, shape, torch.relu, "ReLU")
 
     with t.probe("MLP([6, 4]) is a single Linear layer with no activation"):
-        model = _call(t, MLP, [6, 4], what="MLP([6, 4])", refine=_MLP_REFINE)
+        model = t.call(MLP, [6, 4], what="MLP([6, 4])", hints=_MLP_REFINE)
         _expect_activations(t, MLP, model, [6, 4], nn.ReLU)
 
     with t.probe("activation=nn.Tanh: 3 fresh Tanh instances between 4 Linear layers"):
         tanh_sizes = [5, 7, 7, 7, 2]
         call = f"MLP({tanh_sizes}, activation=nn.Tanh)"
-        model = _call(t, MLP, list(tanh_sizes), activation=nn.Tanh, what=call, refine=_MLP_REFINE)
+        model = t.call(MLP, list(tanh_sizes), activation=nn.Tanh, what=call, hints=_MLP_REFINE)
         _expect_linears(t, model, tanh_sizes)
         _expect_activations(t, MLP, model, tanh_sizes, nn.Tanh)
         _expect_mlp_forward(t, model, tanh_sizes, (4, 5), torch.tanh, "Tanh")
@@ -169,15 +144,13 @@ def check_mlp(t: Checker) -> None:
         Softsign, created = _softsign_class()
         custom_sizes = [3, 6, 4, 2]
         call = f"MLP({custom_sizes}, activation=Softsign)"
-        model = _call(
-            t, MLP, list(custom_sizes), activation=Softsign, what=call, refine=_MLP_REFINE
-        )
+        model = t.call(MLP, list(custom_sizes), activation=Softsign, what=call, hints=_MLP_REFINE)
         _expect_linears(t, model, custom_sizes)
         _expect_activations(t, MLP, model, custom_sizes, Softsign, created=created)
         _expect_mlp_forward(t, model, custom_sizes, (5, 3), lambda h: h / (1 + h.abs()), "Softsign")
 
     with t.probe("works on the course's device, get_device()"):
-        model = _call(t, MLP, [4, 8, 3], what="MLP([4, 8, 3])", refine=_MLP_REFINE)
+        model = t.call(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
         _expect_linears(t, model, [4, 8, 3])
         _expect_mlp_forward(t, model, [4, 8, 3], (6, 4), torch.relu, "ReLU", device=get_device())
 
@@ -659,7 +632,7 @@ def check_named_sequential(t: Checker) -> None:
 
 def _build_sequential(t: Checker, build: Callable[..., Any], *sizes: int) -> nn.Sequential:
     call = f"build_classifier({', '.join(map(str, sizes))})"
-    model = _call(t, build, *sizes, what=call, refine=_SEQUENTIAL_REFINE)
+    model = t.call(build, *sizes, what=call, hints=_SEQUENTIAL_REFINE)
     if not isinstance(model, nn.Sequential):
         if isinstance(model, nn.Module):
             hint = (

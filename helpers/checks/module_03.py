@@ -15,7 +15,6 @@ from torch import nn
 
 from helpers.checks.core import (
     Checker,
-    Fail,
     describe,
     equal,
     plain_tensor_attributes,
@@ -536,12 +535,8 @@ def _expect_masked(t: Checker, layer: nn.Module, max_len: int, scores: torch.Ten
     size = scores.shape[-1]
     call = f"CausalMask({max_len})(scores)"
     before = scores.clone()
-    try:
-        out = t.call(layer, scores, what=call)
-    except Fail as failure:
-        if size < max_len and "size of tensor" in (failure.got or ""):
-            t.fail(failure.headline, got=failure.got, facts=failure.facts, hint=_SLICE_HINT)
-        raise
+    hints = [("size of tensor", _SLICE_HINT)] if size < max_len else []
+    out = t.call(layer, scores, what=call, hints=hints)
     if not equal(scores, before):
         t.fail(
             "forward changed its input scores in place",
@@ -844,26 +839,19 @@ def _expect_round_trip(
         fresh = _CheckpointNet().to(where)  # other initial values than model
         fresh_optimizer = make(fresh.parameters())
         with t.probe(f"load_checkpoint restores parameters, buffers, optimizer, epoch{suffix}"):
-            try:
-                returned = t.call(
-                    load,
-                    path,
-                    fresh,
-                    fresh_optimizer,
-                    what="load_checkpoint(path, model, optimizer)",
-                )
-            except Fail as failure:
-                got = failure.got or ""
-                if "Error(s) in loading state_dict" in got or "'param_groups'" in got:
-                    t.fail(
-                        failure.headline,
-                        got=failure.got,
-                        facts=failure.facts,
-                        hint="Give each object its own saved state: "
-                        "model.load_state_dict(<the model's state_dict>) and "
-                        "optimizer.load_state_dict(<the optimizer's state_dict>).",
-                    )
-                raise
+            mixed_up = (
+                "Give each object its own saved state: "
+                "model.load_state_dict(<the model's state_dict>) and "
+                "optimizer.load_state_dict(<the optimizer's state_dict>)."
+            )
+            returned = t.call(
+                load,
+                path,
+                fresh,
+                fresh_optimizer,
+                what="load_checkpoint(path, model, optimizer)",
+                hints=[("Error(s) in loading state_dict", mixed_up), ("'param_groups'", mixed_up)],
+            )
             _expect_model_state(t, fresh, model_state)
             _expect_optimizer_state(t, fresh, fresh_optimizer, optimizer_state, contents)
             if isinstance(returned, bool) or not isinstance(returned, int) or returned != epoch:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.checks.core import Checker, Fail, describe, task
+from helpers.checks.core import Checker, describe, task
 from helpers.device import get_device
 
 NOTEBOOK = "04_introspection"
@@ -27,23 +27,19 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _call(t: Checker, fn: Callable[..., Any], *args: Any, what: str, **kwargs: Any) -> Any:
-    """``t.call`` with hints for the two ways a walk over a module tree goes wrong."""
-    try:
-        return t.call(fn, *args, what=what, **kwargs)
-    except Fail as failure:
-        got = failure.got or ""
-        if "maximum recursion depth" in got:
-            failure.hint = (
-                "The function keeps calling itself: recurse into each child module "
-                "(module.named_children()), never into the same module again."
-            )
-        elif "changed size during iteration" in got:
-            failure.hint = (
-                "A dict of submodules changed while a loop walked it: collect the matches "
-                "first (list(model.named_modules())), then replace them."
-            )
-        raise
+# Hints for the two ways a walk over a module tree goes wrong.
+_WALK_HINTS = (
+    (
+        "maximum recursion depth",
+        "The function keeps calling itself: recurse into each child module "
+        "(module.named_children()), never into the same module again.",
+    ),
+    (
+        "changed size during iteration",
+        "A dict of submodules changed while a loop walked it: collect the matches "
+        "first (list(model.named_modules())), then replace them.",
+    ),
+)
 
 
 # -- models the checks are made of ------------------------------------------------------------
@@ -191,11 +187,13 @@ def _expect_count(
     """``count_parameters(model[, trainable_only=...])`` must equal the reference count."""
     if trainable_only is None:
         what = f"count_parameters({name})"
-        got = _call(t, count_parameters, model, what=what)
+        got = t.call(count_parameters, model, hints=_WALK_HINTS, what=what)
         only = False
     else:
         what = f"count_parameters({name}, trainable_only={trainable_only})"
-        got = _call(t, count_parameters, model, trainable_only=trainable_only, what=what)
+        got = t.call(
+            count_parameters, model, trainable_only=trainable_only, hints=_WALK_HINTS, what=what
+        )
         only = trainable_only
 
     def keep(p: torch.Tensor) -> bool:
@@ -352,7 +350,7 @@ def _expect_names(
     cls_text: str,
 ) -> None:
     what = f"find_modules({model_text}, {cls_text})"
-    got = _call(t, find_modules, model, cls, what=what)
+    got = t.call(find_modules, model, cls, hints=_WALK_HINTS, what=what)
     pairs = list(model.named_modules())
     expected = [name for name, m in pairs if isinstance(m, cls)]
     if not isinstance(got, list):
@@ -507,7 +505,7 @@ def _call_replace(
     what: str,
 ) -> Any:
     try:
-        return _call(t, replace_modules, model, cls, factory, what=what)
+        return t.call(replace_modules, model, cls, factory, hints=_WALK_HINTS, what=what)
     except _FactoryMisuse as misuse:
         t.fail(misuse.headline, hint=misuse.hint)
 
@@ -767,7 +765,7 @@ def _expect_rows(
     t: Checker, describe_fn: Callable[..., Any], model: nn.Module, model_text: str
 ) -> None:
     what = f"describe({model_text})"
-    got = _call(t, describe_fn, model, what=what)
+    got = t.call(describe_fn, model, hints=_WALK_HINTS, what=what)
     expected = _reference_rows(model)
     if not isinstance(got, list):
         t.fail(
