@@ -27,7 +27,13 @@ __all__ = [
     "NotImplementedYet",
     "Task",
     "describe",
+    "equal",
+    "explain_exception",
+    "mismatch_facts",
     "plain_tensor_attributes",
+    "preview",
+    "same_tensor_set",
+    "shape_str",
     "task",
 ]
 
