@@ -17,6 +17,20 @@ from helpers.device import get_device
 
 NOTEBOOK = "01_module"
 
+# Exceptions Affine's forward or extra_repr raise for common slips, and what to do.
+_AFFINE_HINTS = (
+    (
+        "Boolean value of Tensor with more than one value is ambiguous",
+        "`if self.bias:` (or bool(self.bias)) asks a tensor of several values for one "
+        "truth value: test `self.bias is not None`.",
+    ),
+    (
+        "mat1 must be a matrix",
+        "torch.addmm only takes 2-D tensors: use `@` (torch.matmul) or F.linear, which "
+        "accept any number of leading dimensions.",
+    ),
+)
+
 
 # -- 01.affine ------------------------------------------------------------------------------
 
@@ -47,8 +61,17 @@ def check_affine(t: Checker) -> None:
     with t.probe("gradients reach weight and bias"):
         layer = t.call(Affine, 3, 2, what="Affine(3, 2)")
         weight, bias = _fill(layer, 3, 2, bias=True)
+        for name, param in [("weight", weight), ("bias", bias)]:
+            if not param.requires_grad:
+                t.fail(
+                    f"`{name}` does not require gradients",
+                    expected="requires_grad=True",
+                    got="requires_grad=False",
+                    hint="An nn.Parameter requires gradients by default: do not pass "
+                    "requires_grad=False or call .requires_grad_(False) on it.",
+                )
         x = torch.randn(4, 3)
-        y = t.call(layer, x, what="layer(x)")
+        y = t.call(layer, x, what="layer(x)", hints=_AFFINE_HINTS)
         y = t.expect_tensor(y, what="the output")
         if not y.requires_grad:
             t.fail(
@@ -81,7 +104,7 @@ def check_affine(t: Checker) -> None:
         ]:
             call = f"Affine({', '.join(map(str, args))}{', bias=False' if kwargs else ''})"
             module = t.call(Affine, *args, what=call, **kwargs)
-            shown = t.call(repr, module, what=f"repr({call})")
+            shown = t.call(repr, module, what=f"repr({call})", hints=_AFFINE_HINTS)
             if not isinstance(shown, str) or text not in shown:
                 t.fail(
                     f"repr({call}) does not show its settings",
@@ -96,7 +119,13 @@ def check_affine(t: Checker) -> None:
         layer = t.call(Affine, 3, 2, what="Affine(3, 2)")
         layer.to(torch.float64)
         x = torch.randn(2, 3, dtype=torch.float64)
-        y = t.expect_tensor(t.call(layer, x, what="layer(x)"), what="the output")
+        stale = (
+            "forward uses a tensor that .to() did not convert (a plain tensor attribute, "
+            "or one computed from the weight in __init__): use self.weight and self.bias "
+            "in forward."
+        )
+        y = t.call(layer, x, what="layer(x)", hints=[("same dtype", stale), ("scalar type", stale)])
+        y = t.expect_tensor(y, what="the output")
         if y.dtype != torch.float64:
             t.fail(
                 "after .to(torch.float64) the output is not float64",
@@ -120,13 +149,26 @@ def _expect_affine_parameters(
     call = f"Affine({in_features}, {out_features}{'' if bias else ', bias=False'})"
     got = {name: shape_str(p.shape) for name, p in params.items()}
     want = {name: shape_str(shape) for name, shape in expected.items()}
+    # A Parameter put through an operation (`nn.Parameter(w) * 0.1`, `.to(device)`)
+    # comes out as a plain tensor with a grad_fn: the learner did wrap, then lost it.
+    derived = [
+        name for name in plain_tensor_attributes(layer) if vars(layer)[name].grad_fn is not None
+    ]
+    derived_hint = (
+        f"`self.{derived[0]}` is the result of an operation on a Parameter "
+        "(`nn.Parameter(...) * scale` or `.to(device)` returns a plain tensor): wrap the "
+        "final value, `nn.Parameter(torch.randn(...) * scale)`."
+        if derived
+        else None
+    )
     if not params:
         attrs = plain_tensor_attributes(layer)
         t.fail(
             f"{call} has no parameters",
             expected=_fmt_shapes(want),
             got="no parameters" + (f"; plain tensor attributes {attrs}" if attrs else ""),
-            hint="Wrap the tensors in nn.Parameter (self.weight = nn.Parameter(...)): "
+            hint=derived_hint
+            or "Wrap the tensors in nn.Parameter (self.weight = nn.Parameter(...)): "
             "a plain tensor attribute is not registered, so it is not trained or saved.",
         )
     if not bias and "bias" in params:
@@ -149,8 +191,9 @@ def _expect_affine_parameters(
             f"{call} has the wrong parameters",
             expected=_fmt_shapes(want),
             got=_fmt_shapes(got),
-            hint=hint,
+            hint=derived_hint or hint,
         )
+    default = torch.empty(0)  # torch's default dtype and device, which nn.Linear uses
     for name, shape in expected.items():
         if tuple(params[name].shape) != shape:
             swapped = name == "weight" and tuple(params[name].shape) == shape[::-1]
@@ -168,6 +211,23 @@ def _expect_affine_parameters(
                 f"`{name}` of {call} is not floating point",
                 got=str(params[name].dtype),
                 hint="Create it with torch.randn / torch.zeros (float), not an integer tensor.",
+            )
+        if params[name].dtype != default.dtype:
+            t.fail(
+                f"`{name}` of {call} has the wrong dtype",
+                expected=str(default.dtype),
+                got=str(params[name].dtype),
+                hint="Create parameters in torch's default dtype, like nn.Linear: "
+                "torch.randn / torch.empty give it; NumPy arrays are float64 "
+                "(add .float()).",
+            )
+        if params[name].device != default.device:
+            t.fail(
+                f"`{name}` of {call} is on the wrong device",
+                expected=str(default.device),
+                got=str(params[name].device),
+                hint="Create parameters without device=...: whoever uses the layer moves "
+                "it with .to(device), which moves every parameter.",
             )
     if not bias:
         if "bias" not in dir(layer):
@@ -218,7 +278,7 @@ def _expect_affine_forward(
         layer.to(device)
         x = x.to(device)
     x_before = x.clone()
-    y = t.call(layer, x, what=f"{call}(x)")
+    y = t.call(layer, x, what=f"{call}(x)", hints=_AFFINE_HINTS)
     w = weight.detach()
     expected = x @ w.T + (b.detach() if bias else 0)
     diagnoses = [(x @ w.T, "The bias is missing: add self.bias after the matrix product.")]
@@ -308,8 +368,10 @@ def check_residual(t: Checker) -> None:
             x_before = x.clone()
             with torch.no_grad():
                 fx = fn(x.clone())
+            hook_calls: list[int] = []
             if isinstance(fn, CallCounter):
                 fn.calls = 0
+                fn.register_forward_hook(lambda *_, calls=hook_calls: calls.append(1))
             y = t.call(block, x, what=f"Residual({name})(x)")
             if not equal(x, x_before):
                 t.fail(
@@ -325,6 +387,10 @@ def check_residual(t: Checker) -> None:
                 diagnoses=[
                     (fx, "The skip connection is missing: return x + self.fn(x), not self.fn(x)."),
                     (x_before, "fn's output is missing: return x + self.fn(x)."),
+                    (
+                        torch.relu(x_before + fx),
+                        "No activation after the sum: return x + self.fn(x) as it is.",
+                    ),
                 ],
             )
             if isinstance(fn, CallCounter) and fn.calls != 1:
@@ -333,6 +399,14 @@ def check_residual(t: Checker) -> None:
                     expected="1 call",
                     got=f"{fn.calls} calls",
                     hint="Call self.fn(x) once and reuse the result.",
+                )
+            if isinstance(fn, CallCounter) and not hook_calls:
+                t.fail(
+                    "fn's forward hooks did not run",
+                    expected="fn's forward hook called once",
+                    got="not called",
+                    hint="Call the module, self.fn(x), not self.fn.forward(x): only "
+                    "calling it runs its hooks.",
                 )
 
     with t.probe("gradients reach fn's parameters and the input"):
@@ -425,7 +499,7 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("training mode adds noise under torch.no_grad() too"):
         layer = t.call(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
-        x = torch.randn(50, 40)
+        x = torch.randn(100, 100)  # enough values for the statistics to be reliable
         with torch.no_grad():
             _expect_noise(
                 t,
@@ -439,13 +513,22 @@ def check_gaussian_noise(t: Checker) -> None:
     with t.probe("eval mode returns x unchanged"):
         layer = t.call(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
         layer.eval()
-        x = torch.randn(6, 7)
+        x = torch.randn(6, 7, requires_grad=True)
         y = t.expect_tensor(t.call(layer, x, what="layer.eval()(x)"), what="the output")
         if y.shape != x.shape or not equal(y, x):
             t.fail(
                 "in eval mode the output differs from x",
                 hint="Return x unchanged when `not self.training` (eval() sets "
-                "self.training to False).",
+                "self.training to False; `self.train` and `self.eval` are methods, "
+                "always true in an `if`).",
+            )
+        if not y.requires_grad:
+            t.fail(
+                "in eval mode the output does not track gradients",
+                expected="requires_grad=True (x requires grad)",
+                got="requires_grad=False",
+                hint="eval() does not turn off gradients: in eval mode return x itself "
+                "(no .detach(), .data or torch.no_grad()).",
             )
 
     with t.probe("the noise follows x's dtype (bfloat16 in, bfloat16 out)"):
@@ -476,6 +559,13 @@ def check_gaussian_noise(t: Checker) -> None:
             torch.ones(4, 5),
             what="x.grad after output.sum().backward()",
             hint="The output should be x + sigma * noise: its gradient with respect to x is 1.",
+            diagnoses=[
+                (
+                    torch.zeros(4, 5),
+                    "torch.normal(mean=x, ...) passes no gradient to x: compute "
+                    "x + self.sigma * torch.randn_like(x).",
+                )
+            ],
         )
 
     with t.probe("works on the course's device, get_device()"):
@@ -510,6 +600,10 @@ def _expect_noise(
         )
     n = noise.numel()
     mean, std = noise.mean().item(), noise.std().item()
+    spread = [
+        noise.diff(dim=dim).std().item() if noise.shape[dim] > 1 else 2.0**0.5
+        for dim in range(noise.dim())
+    ]
     facts = [f"(output - x) / sigma over {n} values: mean {mean:.3f}, std {std:.3f}"]
     if std < 1e-6:
         hint = no_noise_hint or (
@@ -521,14 +615,30 @@ def _expect_noise(
             "torch.randn_like(x)."
         )
         t.fail("the output is not noisy", expected="std 1.000", facts=facts, hint=hint)
+    # Independent noise changes from one element to the next along every dimension
+    # (differences have std sqrt(2)); noise drawn for one row or column repeats.
+    repeated = [dim for dim, s in enumerate(spread) if s < 0.1]
+    if repeated:
+        t.fail(
+            f"the same noise values repeat along dimension {repeated[0]} of x",
+            expected=f"a fresh value for each of the {n} elements",
+            got=f"noise constant along dimension {repeated[0]} (of shape {shape_str(x.shape)})",
+            facts=facts,
+            hint="Draw noise of x's full shape, torch.randn_like(x), not a smaller tensor "
+            "that broadcasts.",
+        )
     if abs(mean) > 6 / n**0.5:
+        uniform = abs(mean - 0.5) < 0.05 and abs(std - 12**-0.5) < 0.05
         t.fail(
             "the noise does not have mean 0",
             expected="mean 0.000",
             got=f"mean {mean:.3f}",
             facts=facts,
             hint="torch.rand is uniform on [0, 1) with mean 0.5: use torch.randn_like(x), "
-            "standard normal.",
+            "standard normal."
+            if uniform
+            else "Use noise centred on 0, standard normal torch.randn_like(x), scaled by "
+            "sigma (no abs(), no offset).",
         )
     if abs(std - 1) > 0.05:
         # What (output - x) / sigma measures for the usual scaling mistakes.
@@ -547,6 +657,15 @@ def _expect_noise(
             got=f"std {std * sigma:.3f}",
             facts=facts,
             hint=hint,
+        )
+    # Additive noise is independent of x; x * sigma * noise grows with |x|.
+    magnitudes = torch.stack([noise.abs().reshape(-1), x.detach().double().abs().reshape(-1)])
+    if torch.corrcoef(magnitudes)[0, 1].item() > 0.2:
+        t.fail(
+            "the noise grows with |x|",
+            expected="noise independent of x",
+            facts=facts,
+            hint="Add the noise, x + self.sigma * torch.randn_like(x); do not multiply x by it.",
         )
     within_one = (noise.abs() < 1).double().mean().item()
     if abs(within_one - 0.6827) > 0.03:

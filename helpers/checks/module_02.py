@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import itertools
 from collections.abc import Callable, Sequence
@@ -66,11 +67,30 @@ def _fill_linear(layer: nn.Linear) -> None:
 
 # -- 02.mlp -----------------------------------------------------------------------------------
 
+_FUNCTION_NOT_MODULE = (
+    "A function such as F.relu or torch.tanh is not a module, and nn.Sequential and "
+    "nn.ModuleList hold modules only: put a fresh activation() instance between the Linear "
+    "layers."
+)
+
 _MLP_REFINE = (
     (
         "TypeError: list is not a Module subclass",
         "nn.Sequential takes the layers as separate arguments: unpack the list, "
         "nn.Sequential(*layers).",
+    ),
+    (
+        "<genexpr> is not a Module subclass",
+        "nn.Sequential takes the layers as separate arguments, not a generator: unpack it, "
+        "nn.Sequential(*layers) (nn.ModuleList is the container that takes an iterable).",
+    ),
+    (
+        "torch.nn.functional.",
+        _FUNCTION_NOT_MODULE,
+    ),
+    (
+        "torch._VariableFunctionsClass.",
+        _FUNCTION_NOT_MODULE,
     ),
     (
         "is not a Module subclass",
@@ -112,7 +132,16 @@ def check_mlp(t: Checker) -> None:
     sizes = [4, 8, 6, 3]
 
     with t.probe("MLP([4, 8, 6, 3]) constructs"):
-        model = t.call(MLP, list(sizes), what="MLP([4, 8, 6, 3])", hints=_MLP_REFINE)
+        given = list(sizes)
+        model = t.call(MLP, given, what="MLP([4, 8, 6, 3])", hints=_MLP_REFINE)
+        if given != sizes:
+            t.fail(
+                "MLP(sizes) changed the caller's list",
+                expected=f"sizes still {sizes} after MLP(sizes)",
+                got=f"sizes is now {given}",
+                hint="Read `sizes` without modifying it (no pop, append, insert, reverse or "
+                "del on it): the caller may reuse the list, e.g. for a second model.",
+            )
 
     with t.probe("MLP([4, 8, 6, 3]) registers 3 Linear layers, in order: 4→8, 8→6, 6→3"):
         _expect_linears(t, model, sizes)
@@ -234,13 +263,7 @@ def _expect_activations(
     if len(instances) == gaps:
         return
     if len(instances) == gaps + 1:
-        t.fail(
-            f"{call} has an activation after its last Linear layer",
-            expected=f"{gaps} {name} instances, only between consecutive Linear layers",
-            got=f"{gaps + 1} {name} instances",
-            hint="There is no activation after the last Linear layer: the network's output "
-            "is the last layer's output.",
-        )
+        _fail_one_activation_too_many(t, model, call, gaps, cls)
     if len(instances) == 1 and gaps > 1:
         default = _signature_default(MLP, "activation")
         if isinstance(default, nn.Module):
@@ -283,6 +306,11 @@ def _expect_activations(
                 f"The `activation` argument is ignored ({', '.join(others)} instead): create "
                 "the layers between the Linear layers with activation()."
             )
+        elif hidden := _plain_container(model, cls):
+            hint = (
+                f"{hidden} is a plain Python container, so the {name} instances in it are not "
+                "registered: keep them in the nn.Sequential or an nn.ModuleList."
+            )
         elif created:
             hint = (
                 "The activation instances are created but not registered: keep them in the "
@@ -308,6 +336,45 @@ def _expect_activations(
     )
 
 
+def _fail_one_activation_too_many(
+    t: Checker, model: nn.Module, call: str, gaps: int, cls: type[nn.Module]
+) -> None:
+    """One activation more than there are gaps: say where the extra one sits when the
+    registration order shows it (Linear and activation layers alternating)."""
+    name = cls.__name__
+    order = [
+        "act" if isinstance(m, cls) else "linear"
+        for m in _modules(t, model)
+        if isinstance(m, (cls, nn.Linear))
+    ]
+    alternating = all(a != b for a, b in itertools.pairwise(order))
+    expected = f"{gaps} {name} instances, only between consecutive Linear layers"
+    got = f"{gaps + 1} {name} instances"
+    if alternating and order[0] == "act":
+        t.fail(
+            f"{call} has an activation before its first Linear layer",
+            expected=expected,
+            got=got + ", the first one before the first Linear layer",
+            hint="The input goes straight into the first Linear layer: put activation() only "
+            "between consecutive Linear layers, after each layer but the last.",
+        )
+    if alternating and order[-1] == "act":
+        t.fail(
+            f"{call} has an activation after its last Linear layer",
+            expected=expected,
+            got=got,
+            hint="There is no activation after the last Linear layer: the network's output "
+            "is the last layer's output.",
+        )
+    t.fail(
+        f"{call} has {gaps + 1} {name} instances for {gaps} gaps between Linear layers",
+        expected=expected,
+        got=got,
+        hint="n Linear layers have n - 1 gaps between them: make len(sizes) - 2 activation "
+        "instances, none before the first Linear layer and none after the last.",
+    )
+
+
 def _class_name(module: nn.Module) -> str:
     cls = type(module)
     return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn.") else cls.__name__
@@ -321,6 +388,34 @@ def _signature_default(cls: type, name: str) -> Any:
     return None if parameter is None else parameter.default
 
 
+def _expect_float32(t: Checker, what: str, layers: Sequence[nn.Module], fix: str) -> None:
+    """The parameters of ``layers`` have the default dtype, float32, like the check's x."""
+    dtypes = sorted({str(p.dtype) for layer in layers for p in layer.parameters()})
+    if dtypes != [str(torch.float32)]:
+        t.fail(
+            f"{what} are not float32",
+            expected="torch.float32 (the default dtype, which the input x has too)",
+            got=", ".join(dtypes),
+            hint=fix,
+        )
+
+
+def _linear_reference(
+    layers: Sequence[nn.Linear],
+    x: torch.Tensor,
+    act: Callable[[torch.Tensor], torch.Tensor] | None,
+) -> torch.Tensor:
+    """The layers applied to x on the CPU (act between them, if given), from copies of
+    their values: the learner's model may live on another device."""
+    with torch.no_grad():
+        for i, layer in enumerate(layers):
+            bias = None if layer.bias is None else layer.bias.detach().cpu()
+            x = torch.nn.functional.linear(x, layer.weight.detach().cpu(), bias)
+            if act is not None and i < len(layers) - 1:
+                x = act(x)
+    return x
+
+
 def _expect_mlp_forward(
     t: Checker,
     model: nn.Module,
@@ -332,28 +427,48 @@ def _expect_mlp_forward(
 ) -> None:
     call = f"MLP({sizes})"
     linears = _linears(t, model)
+    _expect_float32(
+        t,
+        f"the Linear layers of {call}",
+        linears,
+        "Create the layers with the default dtype (no dtype=..., .double() or .half() in "
+        "__init__): the model must take float32 inputs.",
+    )
     for layer in linears:
         _fill_linear(layer)
     x = torch.randn(shape)
+    last = linears[-1]
+    if last.bias is not None:
+        # Centre every output over the batch, so that about half of them are negative and
+        # an activation after the last layer changes the result.
+        with torch.no_grad():
+            last.bias.zero_()
+            centre = _linear_reference(linears, x, act).reshape(-1, last.out_features).mean(0)
+            last.bias.copy_(-centre)
     if device is not None:
         model.to(device)
-        x = x.to(device)
-    with torch.no_grad():
-        plain = h = x
-        for i, layer in enumerate(linears):
-            h = torch.nn.functional.linear(h, layer.weight, layer.bias)
-            plain = torch.nn.functional.linear(plain, layer.weight, layer.bias)
-            if i < len(linears) - 1:
-                h = act(h)
-        expected = h
-    y = t.call(model, x, what=f"{call}(x)")
+    expected = _linear_reference(linears, x, act)
+    plain = _linear_reference(linears, x, None)
+    # Where the model lives: the course's device, or wherever its own __init__ put it.
+    target = device if device is not None else last.weight.device
+    y = t.call(model, x.to(target), what=f"{call}(x)")
     diagnoses = [
-        (act(expected), f"There is no {act_name} after the last Linear layer."),
-        (plain, f"The {act_name} between the Linear layers is missing in forward."),
+        (act(expected).to(target), f"There is no {act_name} after the last Linear layer."),
+        (plain.to(target), f"The {act_name} between the Linear layers is missing in forward."),
     ]
+    if len(linears) > 1:
+        skipped = act(_linear_reference(linears[:-1], x, act))
+        diagnoses.append(
+            (
+                skipped.to(target),
+                "The last Linear layer is never applied (a loop over the gaps, or zip() "
+                "with the shorter list of activations, stops one layer early): apply the "
+                "last Linear layer after the loop.",
+            )
+        )
     t.expect_close(
         y,
-        expected,
+        expected.to(target),
         what=f"{call}(x) for x of shape {shape_str(shape)}",
         hint="Apply the layers in order, Linear, activation, Linear, ..., Linear, with "
         "no activation after the last.",
@@ -381,6 +496,42 @@ def _trunk_and_heads(dim: int = 4) -> tuple[CallCounter, dict[str, nn.Module]]:
     return trunk, heads
 
 
+_MULTI_HEAD_BUILD = (
+    (
+        "str is not a Module subclass",
+        "Iterating a dict gives its keys, the task names: register the heads under their "
+        "names with nn.ModuleDict(heads).",
+    ),
+    (
+        "ModuleDict.__init__() got an unexpected keyword argument",
+        "nn.ModuleDict takes the mapping itself: nn.ModuleDict(heads), not nn.ModuleDict(**heads).",
+    ),
+)
+
+_MULTI_HEAD_CALL = (
+    (
+        "shapes cannot be multiplied",
+        "The trunk comes first: the head is applied to the trunk's output, "
+        "heads[task](trunk(x)), not trunk(heads[task](x)).",
+    ),
+    (
+        "object has no attribute 'get'",
+        "nn.ModuleDict has no .get(): index it, self.heads[task], which raises KeyError "
+        "for an unknown task.",
+    ),
+    (
+        "KeyError",
+        "A task the heads were given for raised KeyError: keep the task names as the keys, "
+        "nn.ModuleDict(heads), and index with the task itself, self.heads[task].",
+    ),
+)
+
+
+def _near(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """x on the device of ``module``'s parameters (the learner may have moved it)."""
+    return x.to(next(module.parameters()).device)
+
+
 def _heads_text(heads: dict[str, nn.Module]) -> str:
     return "{" + ", ".join(f'"{k}": {type(v).__name__}' for k, v in heads.items()) + "}"
 
@@ -394,7 +545,7 @@ def check_multi_head(t: Checker) -> None:
     with t.probe("MultiHead(trunk, heads) constructs from a dict of heads"):
         trunk, heads = _trunk_and_heads()
         call = f"MultiHead(trunk, {_heads_text(heads)})"
-        model = t.call(MultiHead, trunk, heads, what=call)
+        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
 
     with t.probe("the trunk and every head are registered submodules"):
         _expect_registered(t, model, trunk, heads)
@@ -418,7 +569,7 @@ def check_multi_head(t: Checker) -> None:
 
     with t.probe("the trunk runs once per call"):
         trunk.calls = 0
-        t.call(model, x, "seg", what='model(x, "seg")')
+        t.call(model, _near(x, trunk), "seg", what='model(x, "seg")', hints=_MULTI_HEAD_CALL)
         if trunk.calls != 1:
             t.fail(
                 "the trunk was not called exactly once per forward",
@@ -429,8 +580,9 @@ def check_multi_head(t: Checker) -> None:
 
     with t.probe("gradients reach the trunk and the chosen head"):
         trunk, heads = _trunk_and_heads()
-        model = t.call(MultiHead, trunk, heads, what=call)
-        y = t.expect_tensor(t.call(model, x, "cls", what='model(x, "cls")'), what="the output")
+        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        y = t.call(model, _near(x, trunk), "cls", what='model(x, "cls")', hints=_MULTI_HEAD_CALL)
+        y = t.expect_tensor(y, what="the output")
         if not y.requires_grad:
             t.fail(
                 "the output does not track gradients",
@@ -441,24 +593,28 @@ def check_multi_head(t: Checker) -> None:
             if layer.weight.grad is None:
                 t.fail(
                     f"no gradient reached {where}",
-                    hint="Compute heads[task](trunk(x)) with the registered modules, "
-                    "without .detach() or torch.no_grad().",
+                    hint="Compute heads[task](trunk(x)) with the registered modules, and do "
+                    "not freeze them: no .detach(), torch.no_grad() or requires_grad_(False).",
                 )
 
     with t.probe("an unknown task raises KeyError"):
-        _expect_key_error(t, model, x)
+        _expect_key_error(t, model, _near(x, trunk))
 
     with t.probe("heads given as an nn.ModuleDict work too"):
         trunk, heads = _trunk_and_heads()
         model = t.call(
-            MultiHead, trunk, nn.ModuleDict(heads), what="MultiHead(trunk, nn.ModuleDict(heads))"
+            MultiHead,
+            trunk,
+            nn.ModuleDict(heads),
+            what="MultiHead(trunk, nn.ModuleDict(heads))",
+            hints=_MULTI_HEAD_BUILD,
         )
         _expect_registered(t, model, trunk, heads)
         _expect_head_output(t, model, trunk, heads, torch.randn(2, 3, 4), "depth")
 
     with t.probe("works on the course's device, get_device()"):
         trunk, heads = _trunk_and_heads()
-        model = t.call(MultiHead, trunk, heads, what=call)
+        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         device = get_device()
         model.to(device)
         _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
@@ -472,7 +628,8 @@ def _expect_registered(
         t.fail(
             "the trunk is not a registered submodule",
             expected="trunk among model.modules()",
-            hint="Assign it in __init__: self.trunk = trunk (the module you were given).",
+            hint="Assign it in __init__: self.trunk = trunk, the module you were given (not a "
+            "copy: the caller's trunk must be the one that is trained and moved).",
         )
     missing = [name for name, head in heads.items() if not _contains(modules, head)]
     if missing:
@@ -503,14 +660,20 @@ def _expect_head_output(
     x: torch.Tensor,
     name: str,
 ) -> None:
-    x_dev = x
+    # The reference runs on the CPU, on copies: the learner's __init__ may have moved the
+    # trunk and heads it was given (``trunk.to(device)`` moves in place), and the model is
+    # called where its trunk lives.
+    target = _near(x, trunk).device
+    ref_trunk = copy.deepcopy(trunk).cpu()
+    ref_heads = {other: copy.deepcopy(head).cpu() for other, head in heads.items()}
+    x_cpu = x.cpu()
     with torch.no_grad():
-        features = trunk(x_dev)
-        expected = heads[name](features)
+        features = ref_trunk(x_cpu)
+        expected = ref_heads[name](features).to(target)
         diagnoses = [
-            (heads[name](x_dev), "The trunk is skipped: return heads[task](trunk(x))."),
+            (ref_heads[name](x_cpu), "The trunk is skipped: return heads[task](trunk(x))."),
             (
-                heads[name](trunk(features)),
+                ref_heads[name](ref_trunk(features)),
                 "The trunk is applied twice: run it once, then the head.",
             ),
             (features, "The head is missing: apply heads[task] to the trunk's output."),
@@ -521,11 +684,12 @@ def _expect_head_output(
                 f'Got the output of head "{other}" for task "{name}": select the head by '
                 "its name, heads[task].",
             )
-            for other, head in heads.items()
+            for other, head in ref_heads.items()
             if other != name
         ]
+    diagnoses = [(wrong.to(target), hint) for wrong, hint in diagnoses]
     trunk.calls = 0
-    y = t.call(model, x, name, what=f'model(x, "{name}")')
+    y = t.call(model, _near(x, trunk), name, what=f'model(x, "{name}")', hints=_MULTI_HEAD_CALL)
     t.expect_close(
         y,
         expected,
@@ -577,6 +741,16 @@ _SEQUENTIAL_REFINE = (
         "TypeError: dict is not a Module subclass",
         "nn.Sequential does not take a plain dict: pass an OrderedDict, "
         "nn.Sequential(OrderedDict([('fc1', ...), ('act', ...), ('fc2', ...)])).",
+    ),
+    (
+        "TypeError: list is not a Module subclass",
+        "nn.Sequential does not take a list of (name, layer) pairs: wrap the list in an "
+        "OrderedDict, nn.Sequential(OrderedDict([('fc1', ...), ('act', ...), ('fc2', ...)])).",
+    ),
+    (
+        "Sequential.__init__() got an unexpected keyword argument",
+        "nn.Sequential takes no keyword arguments: pass the named layers in one "
+        "OrderedDict, nn.Sequential(OrderedDict(fc1=..., act=..., fc2=...)).",
     ),
     (
         "is not a Module subclass",
@@ -634,7 +808,13 @@ def _build_sequential(t: Checker, build: Callable[..., Any], *sizes: int) -> nn.
     call = f"build_classifier({', '.join(map(str, sizes))})"
     model = t.call(build, *sizes, what=call, hints=_SEQUENTIAL_REFINE)
     if not isinstance(model, nn.Sequential):
-        if isinstance(model, nn.Module):
+        if isinstance(model, (nn.ModuleDict, nn.ModuleList)):
+            hint = (
+                f"An nn.{type(model).__name__} registers the layers but has no forward: "
+                "an nn.Sequential registers them under their names and chains them, "
+                "nn.Sequential(OrderedDict([...]))."
+            )
+        elif isinstance(model, nn.Module):
             hint = (
                 "Return an nn.Sequential (not a model class of your own): "
                 "nn.Sequential(OrderedDict([...]))."
@@ -661,6 +841,11 @@ def _expect_children_names(t: Checker, model: nn.Sequential) -> None:
         )
     elif sorted(names) == sorted(_NAMES):
         hint = "Keep the order fc1, act, fc2: nn.Sequential runs its children in that order."
+    elif names[: len(_NAMES)] == _NAMES:
+        hint = (
+            "Exactly three children, fc1, act and fc2, and no layer after fc2 (the "
+            "classifier returns the raw scores, the logits)."
+        )
     else:
         hint = "Name the children exactly fc1, act and fc2 (the keys of the OrderedDict)."
     t.fail(
@@ -701,18 +886,25 @@ def _expect_classifier_forward(
     t: Checker, model: nn.Sequential, shape: tuple[int, ...], device: torch.device | None = None
 ) -> None:
     fc1, fc2 = model.fc1, model.fc2
+    _expect_float32(
+        t,
+        "fc1 and fc2",
+        [fc1, fc2],
+        "Create the layers with the default dtype (no dtype=..., .double() or .half()): "
+        "the classifier must take float32 inputs.",
+    )
     _fill_linear(fc1)
     _fill_linear(fc2)
     x = torch.randn(shape)
     if device is not None:
         model.to(device)
-        x = x.to(device)
-    with torch.no_grad():
-        expected = fc2(torch.relu(fc1(x)))
-    y = t.call(model, x, what="model(x)")
+    expected = _linear_reference([fc1, fc2], x, torch.relu)
+    # Where the model lives: the course's device, or wherever build_classifier put it.
+    target = device if device is not None else fc1.weight.device
+    y = t.call(model, x.to(target), what="model(x)")
     t.expect_close(
         y,
-        expected,
+        expected.to(target),
         what=f"model(x) for x of shape {shape_str(shape)}",
         hint="The nn.Sequential should hold exactly fc1, act, fc2 and nothing else.",
         rtol=1e-4,
@@ -721,6 +913,23 @@ def _expect_classifier_forward(
 
 
 # -- 02.polynomial -----------------------------------------------------------------------------
+
+
+_POLY_BUILD = (
+    (
+        "ParameterList.extend should be called with an iterable, but got Tensor",
+        "nn.ParameterList takes a list of Parameters, not one tensor: "
+        "nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1)).",
+    ),
+)
+
+_POLY_BACKWARD = (
+    (
+        "modified by an inplace operation",
+        "An in-place update (`*=`, `+=`, `.mul_()`) changed a tensor that autograd had saved "
+        "for the backward pass: write `power = power * x`, not `power *= x`.",
+    ),
+)
 
 
 @task(
@@ -733,7 +942,7 @@ def check_polynomial(t: Checker) -> None:
     Polynomial = t.module_class("Polynomial")
 
     with t.probe("Polynomial(3) constructs"):
-        model = t.call(Polynomial, 3, what="Polynomial(3)")
+        model = t.call(Polynomial, 3, what="Polynomial(3)", hints=_POLY_BUILD)
 
     with t.probe("Polynomial(3) has 4 Parameters, each holding one number"):
         _expect_coefficients(t, model, 3)
@@ -757,14 +966,24 @@ def check_polynomial(t: Checker) -> None:
             f"Polynomial({degree}) on x of shape {shape_str(shape)}, "
             "coefficients in parameters() order"
         ):
-            model = t.call(Polynomial, degree, what=f"Polynomial({degree})")
+            model = t.call(Polynomial, degree, what=f"Polynomial({degree})", hints=_POLY_BUILD)
             _expect_coefficients(t, model, degree)
             _expect_polynomial(t, model, degree, shape)
 
     with t.probe("gradients reach every coefficient"):
-        model = t.call(Polynomial, 2, what="Polynomial(2)")
+        model = t.call(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
         params = _expect_coefficients(t, model, 2)
-        x = torch.randn(8)
+        frozen = [f"c{i}" for i, p in enumerate(params) if not p.requires_grad]
+        if frozen:
+            t.fail(
+                "not every coefficient requires grad",
+                expected="requires_grad=True for c0, c1, c2",
+                got=f"requires_grad=False for {', '.join(frozen)}",
+                hint="Leave requires_grad at its default: nn.Parameter(torch.zeros(())) is "
+                "trained, one created with requires_grad=False is not.",
+            )
+        # On the coefficients' device: the learner's __init__ may have put them there.
+        x = torch.randn(8).to(params[0].device)
         y = t.expect_tensor(t.call(model, x, what="Polynomial(2)(x)"), what="the output")
         if not y.requires_grad:
             t.fail(
@@ -772,7 +991,7 @@ def check_polynomial(t: Checker) -> None:
                 hint="Compute with the Parameters themselves: no .item(), float(), .data "
                 "or .detach() in forward.",
             )
-        t.call(y.sum().backward, what="output.sum().backward()")
+        t.call(y.sum().backward, what="output.sum().backward()", hints=_POLY_BACKWARD)
         for i, p in enumerate(params):
             if p.grad is None:
                 t.fail(
@@ -782,7 +1001,7 @@ def check_polynomial(t: Checker) -> None:
                 )
             t.expect_close(
                 p.grad.reshape(()),
-                (x**i).sum(),
+                (x**i).sum().to(p.grad.dtype),  # a float64 coefficient has a float64 grad
                 what=f"c{i}.grad after output.sum().backward()",
                 hint=f"c{i} multiplies x**{i}, so its gradient is (x**{i}).sum().",
                 rtol=1e-4,
@@ -790,7 +1009,7 @@ def check_polynomial(t: Checker) -> None:
             )
 
     with t.probe("works on the course's device, get_device()"):
-        model = t.call(Polynomial, 2, what="Polynomial(2)")
+        model = t.call(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
         _expect_coefficients(t, model, 2)
         _expect_polynomial(t, model, 2, (3, 5), device=get_device())
 
@@ -829,11 +1048,21 @@ def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.P
         )
     if len(params) != count:
         lists = [m for m in _modules(t, model) if isinstance(m, nn.ParameterList)]
-        if any(len(pl) == count for pl in lists):
+        full = [pl for pl in lists if len(pl) == count]
+        if full and len(params) < count:
             hint = (
                 "`[p] * n` repeats ONE Parameter n times: create a new nn.Parameter for each "
                 "coefficient (e.g. in a list comprehension)."
             )
+        elif full:
+            named = t.call(lambda: list(model.named_parameters()), what="named_parameters()")
+            others = [name for name, p in named if not _contains(list(full[0]), p)]
+            extra = (
+                f"{others[0]} is one too many"
+                if len(others) == 1
+                else f"{', '.join(others) or 'the others'} are too many"
+            )
+            hint = f"The coefficients in the ParameterList are the only Parameters: {extra}."
         else:
             hint = (
                 "A polynomial of degree d has d + 1 coefficients, c0 ... c_d: make degree + 1 "
@@ -884,7 +1113,9 @@ def _expect_polynomial(
     x = 1.2 * torch.randn(shape)
     if device is not None:
         model.to(device)
-        x, values = x.to(device), values.to(device)
+    else:  # wherever the learner's __init__ put the coefficients
+        device = params[0].device
+    x, values = x.to(device), values.to(device)
 
     def poly(coefficients: torch.Tensor, first_power: int = 0) -> torch.Tensor:
         out = torch.zeros_like(x)
@@ -893,7 +1124,13 @@ def _expect_polynomial(
         return out
 
     expected = poly(values)
-    diagnoses = []
+    diagnoses = [
+        (
+            poly(values[:-1]),
+            f"c{degree}, the highest coefficient, is never used: the loop runs degree + 1 "
+            "times, range(degree + 1), or over the whole ParameterList.",
+        )
+    ]
     if degree > 0:
         diagnoses += [
             (
@@ -913,6 +1150,15 @@ def _expect_polynomial(
             "torch.zeros_like(x), or multiply c0 by x**0."
         )
     y = t.call(model, x, what=f"{call}(x)")
+    odd = sorted({str(p.dtype) for p in params if p.dtype != x.dtype})
+    if isinstance(y, torch.Tensor) and y.dtype != x.dtype and odd:
+        t.fail(
+            f"{call}(x) for x of shape {shape_str(shape)} has the wrong dtype",
+            expected=f"{x.dtype}, the dtype of x",
+            got=f"{y.dtype}, from coefficients of dtype {', '.join(odd)}",
+            hint="Create the coefficients with the default dtype, torch.zeros(()) (float32): "
+            "other dtypes change the dtype of the output.",
+        )
     t.expect_close(
         y,
         expected,

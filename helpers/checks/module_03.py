@@ -17,7 +17,9 @@ from helpers.checks.core import (
     Checker,
     describe,
     equal,
+    mismatch_facts,
     plain_tensor_attributes,
+    preview,
     same_tensor_set,
     shape_str,
     task,
@@ -151,10 +153,21 @@ def check_running_mean(t: Checker) -> None:
         after = _buffers(t, layer, "RunningMean(4)")
         changed = [k for k in _RUNNING if k in before and not _same(after.get(k), before[k])]
         if changed:
+            as_training = (
+                isinstance(y, torch.Tensor)
+                and y.shape == x_before.shape
+                and y.dtype == x_before.dtype
+                and not mismatch_facts(y, x_before - x_before.mean(0), rtol=1e-5, atol=1e-5)
+            )
             t.fail(
                 "eval mode changed a buffer",
-                got=f"{', '.join(changed)} changed",
-                hint="Update the buffers only when self.training is True; in eval mode only "
+                got=f"{', '.join(changed)} changed"
+                + (", and the output subtracts the batch mean" if as_training else ""),
+                hint="In eval mode forward still runs its training branch: test "
+                "self.training (a bool), not self.train (a method, so always true); in eval "
+                "mode update no buffer and return x - running_mean."
+                if as_training
+                else "Update the buffers only when self.training is True; in eval mode only "
                 "read running_mean.",
             )
         if not equal(x, x_before):
@@ -213,6 +226,14 @@ _IN_PLACE_HINT = (
     "Do not modify x (x -= ..., x.sub_(...)): return a new tensor, x - mean, so the "
     "caller's batch stays as it was."
 )
+_SHAPE_HINTS = [
+    (
+        needle,
+        "Check the shapes in forward: x is (N, num_features), and the batch mean x.mean(0) "
+        "(over dim 0, the batch) has shape (num_features,), like running_mean.",
+    )
+    for needle in ("size of tensor", "doesn't match the broadcast shape")
+]
 
 
 def _same(a: Any, b: torch.Tensor) -> bool:
@@ -265,6 +286,14 @@ def _expect_running_buffers(t: Checker, layer: nn.Module, num_features: int) -> 
             "`running_mean` does not start at zero",
             hint="Start it as torch.zeros(num_features).",
         )
+    if running_mean.requires_grad:
+        t.fail(
+            "`running_mean` requires gradients",
+            expected="requires_grad=False",
+            got="requires_grad=True",
+            hint="A buffer is not trained: make it with torch.zeros(num_features), without "
+            "requires_grad=True, or every output computed from it records a graph.",
+        )
     if count.dtype != torch.int64 or tuple(count.shape) != ():
         t.fail(
             "`num_batches_tracked` is not an int64 scalar",
@@ -296,7 +325,7 @@ def _expect_training(
         x_before = x.clone()
         previous = _buffers(t, layer, call).get("running_mean")
         previous = previous.detach().clone() if isinstance(previous, torch.Tensor) else None
-        y = t.call(layer, x, what=f"{call}(x)")
+        y = t.call(layer, x, what=f"{call}(x)", hints=_SHAPE_HINTS)
         if not equal(x, x_before):
             t.fail("forward changed its input x in place", hint=_IN_PLACE_HINT)
         y = t.expect_tensor(y, what="the output")
@@ -309,6 +338,16 @@ def _expect_training(
                 got=f"buffers {sorted(buffers) or 'none'}",
                 hint="Update the buffer in place or assign a tensor to the same name "
                 "(self.running_mean = ...); do not delete it or assign something else.",
+            )
+        moved = [name for name in _RUNNING if buffers[name].device != x.device]
+        if moved:
+            t.fail(
+                f"after a training step `{moved[0]}` is no longer on the input's device",
+                expected=str(x.device),
+                got=str(buffers[moved[0]].device),
+                hint="Update the buffers in place (self.num_batches_tracked += 1) or compute "
+                "the new value from the old one: torch.tensor(...) makes a new tensor on the "
+                "CPU, wherever .to(device) put the module.",
             )
         running_mean = buffers["running_mean"].detach()
         updated = (1 - momentum) * expected_mean + momentum * batch_mean.double().cpu()
@@ -328,26 +367,48 @@ def _expect_training(
             rtol=1e-5,
             atol=1e-5,
         )
-        expected = updated.to(dtype=running_mean.dtype, device=running_mean.device)
+        if tuple(running_mean.shape) != (num_features,):
+            t.fail(
+                f"running_mean changed shape in training mode (batch {k} of {call})",
+                expected=shape_str((num_features,)),
+                got=shape_str(running_mean.shape),
+                hint="Keep running_mean of shape (num_features,): update it with x.mean(0), "
+                "without keepdim=True (that mean has shape (1, num_features)).",
+            )
+        like = {"dtype": running_mean.dtype, "device": running_mean.device}
+        expected = updated.to(**like)
         swapped = momentum * expected_mean + (1 - momentum) * batch_mean.double().cpu()
+        not_moved = (
+            "running_mean did not move towards the batch mean: in training mode update it in "
+            "forward with momentum * x.mean(0), the mean of the input x (the centred "
+            "output's mean is 0), in place under torch.no_grad() or by assigning a new "
+            "tensor to self.running_mean."
+        )
+        diagnoses = [
+            (expected_mean.to(**like), not_moved),
+            ((1 - momentum) * expected_mean.to(**like), not_moved),  # the output's mean, 0
+            (
+                swapped.to(**like),
+                "momentum and 1 - momentum are swapped: momentum weighs the new batch, "
+                "(1 - momentum) * running_mean + momentum * x.mean(0).",
+            ),
+        ]
+        if momentum != 0.1:
+            default = 0.9 * expected_mean + 0.1 * batch_mean.double().cpu()
+            diagnoses.append(
+                (
+                    default.to(**like),
+                    f"The update used momentum 0.1, not the {momentum} given: keep the "
+                    "constructor's argument (self.momentum = momentum) and use it in forward.",
+                )
+            )
         t.expect_close(
             running_mean,
             expected,
             what=f"running_mean after batch {k} of {call}",
             hint="running_mean <- (1 - momentum) * running_mean + momentum * x.mean(0), "
             "updated in forward when self.training is True.",
-            diagnoses=[
-                (
-                    expected_mean.to(dtype=running_mean.dtype, device=running_mean.device),
-                    "running_mean did not change in training mode: update it in forward "
-                    "(in place under torch.no_grad(), or assign self.running_mean = ...).",
-                ),
-                (
-                    swapped.to(dtype=running_mean.dtype, device=running_mean.device),
-                    "momentum and 1 - momentum are swapped: momentum weighs the new batch, "
-                    "(1 - momentum) * running_mean + momentum * x.mean(0).",
-                ),
-            ],
+            diagnoses=diagnoses,
             rtol=1e-5,
             atol=1e-6,
         )
@@ -448,8 +509,9 @@ def check_causal_mask(t: Checker) -> None:
                 "forward does not read the mask buffer",
                 expected="with the buffer set to all False, the scores unchanged",
                 got="masked positions anyway",
-                hint="Use the registered buffer in forward (self.mask[:T, :T]); a mask built "
-                "in forward is a new CPU tensor that does not follow .to(device).",
+                hint="Use the registered buffer in forward (self.mask[:T, :T]) instead of "
+                "building a mask on every call: the buffer is built once, and .to(device) "
+                "moves it.",
             )
 
     with t.probe("works on the course's device, get_device()"):
@@ -535,17 +597,48 @@ def _expect_masked(t: Checker, layer: nn.Module, max_len: int, scores: torch.Ten
     size = scores.shape[-1]
     call = f"CausalMask({max_len})(scores)"
     before = scores.clone()
+    masks = {
+        n: b.detach().clone()
+        for n, b in _buffers(t, layer, f"CausalMask({max_len})").items()
+        if b.dtype == torch.bool
+    }
     hints = [("size of tensor", _SLICE_HINT)] if size < max_len else []
     out = t.call(layer, scores, what=call, hints=hints)
     if not equal(scores, before):
         t.fail(
             "forward changed its input scores in place",
-            hint="Return scores.masked_fill(mask, float('-inf')): masked_fill without the "
-            "underscore returns a new tensor; masked_fill_ overwrites the caller's scores.",
+            hint="Return a new tensor: scores.masked_fill(mask, float('-inf')), without the "
+            "underscore, or fill a copy, out = scores.clone(). masked_fill_ overwrites the "
+            "caller's scores, and so does out[...] = ... when out = scores (the same tensor).",
+        )
+    buffers = _buffers(t, layer, f"CausalMask({max_len})")
+    changed = [n for n, b in masks.items() if not _same(buffers.get(n), b)]
+    if changed:
+        t.fail(
+            f"forward changed the mask buffer `{changed[0]}`",
+            expected=f"{shape_str(masks[changed[0]].shape)}, as built in __init__",
+            got=describe(buffers.get(changed[0])),
+            hint="forward must only read the mask: slice it into a local variable, "
+            "mask = self.mask[:T, :T]. Assigning self.mask = ... (or changing it in place) "
+            "alters it for every later call, such as one with a longer sequence.",
         )
     out = t.expect_tensor(out, what="the output")
     mask = _causal(size).to(scores.device)
     expected = before.masked_fill(mask, float("-inf"))
+    if (
+        out.shape == expected.shape
+        and out.dtype.is_floating_point
+        and bool(torch.isnan(out.detach()).any())
+        and not bool(torch.isnan(expected).any())
+    ):
+        t.fail(
+            "the output holds NaN",
+            expected="the scores below and on the diagonal, -inf above it",
+            got=preview(out),
+            hint="0 * -inf is NaN: adding mask * float('-inf') (or multiplying by it) "
+            "spoils the unmasked scores too. Fill instead: "
+            "scores.masked_fill(mask, float('-inf')).",
+        )
     if out.shape == expected.shape and out.dtype == expected.dtype and bool(mask.any()):
         masked = out.detach()[..., mask]
         same_elsewhere = equal(out.detach()[..., ~mask], before[..., ~mask])
@@ -561,6 +654,22 @@ def _expect_masked(t: Checker, layer: nn.Module, max_len: int, scores: torch.Ten
         (
             before.masked_fill(torch.ones_like(mask).triu(0), float("-inf")),
             "The diagonal is masked too: use triu(diagonal=1); position i may attend to itself.",
+        ),
+        (
+            before.masked_fill(~mask, float("-inf")),
+            "-inf and the scores are swapped: -inf must go where the mask is True. "
+            "torch.where(cond, a, b) takes a where cond is True: "
+            "torch.where(mask, float('-inf'), scores).",
+        ),
+        (
+            before.masked_fill(mask, 0.0),
+            "The masked positions hold 0, not -inf: fill them with float('-inf'). Softmax "
+            "gives a score of 0 a weight like any other; only -inf gets weight 0.",
+        ),
+        (
+            expected.softmax(-1),
+            "Return the masked scores themselves, -inf included: the softmax comes after "
+            "this module.",
         ),
     ]
     if size < max_len:
@@ -651,7 +760,9 @@ def _expect_freeze(
     expected = [n for n in order if _matches(n, prefixes)]
     naive = [n for n in order if any(n.startswith(p) for p in prefixes)]
 
-    result = t.call(freeze, model, list(prefixes), what=f"freeze(model, {prefixes!r})")
+    result = t.call(
+        freeze, model, list(prefixes), what=f"freeze(model, {prefixes!r})", hints=_LOOKUP_HINTS
+    )
 
     now = dict(model.named_parameters())
     replaced = [n for n in order if now.get(n) is not params[n]]
@@ -687,14 +798,33 @@ def _expect_freeze(
                 "Touch only the matching parameters: do not set requires_grad=True on the "
                 "others (a parameter frozen before must stay frozen)."
             )
+        elif not_frozen and got_flags == flags:
+            hint = (
+                "No parameter was frozen: loop over model.named_parameters() (it goes into "
+                "submodules) and set the flag on the Parameter itself, "
+                "param.requires_grad_(False): param.data and param.detach() are other "
+                "tensors, their flag is not the parameter's."
+            )
+        elif not_frozen and any(n in prefixes for n in not_frozen):
+            named = next(n for n in not_frozen if n in prefixes)
+            hint = (
+                f"A prefix can name a single parameter ({named!r}): freeze a name that "
+                "equals a prefix, as well as the names that start with prefix + '.'."
+            )
         elif not_frozen:
             hint = (
-                "Set the flag on the Parameter itself, param.requires_grad_(False): "
-                "param.data and param.detach() are other tensors, their flag is not the "
-                "parameter's."
+                "Some matching parameters were not frozen: compare each whole qualified name "
+                "from model.named_parameters() ('block.fc1.weight') with the prefixes, "
+                "name == prefix or name.startswith(prefix + '.')."
             )
         elif set(extra) <= set(naive) and naive != expected:
             hint = _NAIVE_HINT
+        elif set(extra) <= {n for n in order if any(p in n for p in prefixes)}:
+            hint = (
+                "`prefix in name` also matches in the middle of a name ('fc1' is in "
+                "'block.fc1.weight' and 'fc10.weight'): match from the start, name == "
+                "prefix or name.startswith(prefix + '.')."
+            )
         elif all(not v for v in got_flags.values()):
             hint = (
                 "Freeze only the parameters that match a prefix (model.requires_grad_(False) "
@@ -742,6 +872,17 @@ def _expect_freeze(
             hint = "Return each name once, in named_parameters() order."
         elif result == naive:
             hint = _NAIVE_HINT
+        elif set(result) - set(order) and set(result) - set(order) <= set(buffers):
+            hint = (
+                "Return parameter names only: state_dict() also holds buffers "
+                "(bn.running_mean), which have no requires_grad to set; loop over "
+                "model.named_parameters()."
+            )
+        elif result == [n for n in order if not params[n].requires_grad] and already:
+            hint = (
+                "Return the names that match a prefix, not every parameter with "
+                "requires_grad=False: some were frozen before this call."
+            )
         else:
             hint = "Return the qualified names you froze, e.g. 'fc1.weight'."
         t.fail(
@@ -751,6 +892,16 @@ def _expect_freeze(
             hint=hint,
         )
 
+
+_LOOKUP_HINTS = [
+    (
+        needle,
+        "A prefix can name a module ('fc1'), a single parameter ('scale') or nothing in "
+        "the model ('head'): loop over model.named_parameters() and compare each name "
+        "with the prefixes instead of looking them up with get_submodule / get_parameter.",
+    )
+    for needle in ("is not an nn.Module", "is not an nn.Parameter", "has no attribute `")
+]
 
 _NAIVE_HINT = (
     "A prefix names a whole module or parameter: 'fc1' must freeze 'fc1.weight' but not "
@@ -832,12 +983,15 @@ def _expect_round_trip(
                     got=f"files in the folder: {len(os.listdir(folder))}",
                     hint="Write to the path you are given: torch.save(checkpoint, path).",
                 )
+            _expect_unchanged_by_save(t, model, optimizer, model_state, optimizer_state)
 
         with t.probe(f"the file loads with torch.load(path, weights_only=True){suffix}"):
             contents = _load_weights_only(t, path)
 
         fresh = _CheckpointNet().to(where)  # other initial values than model
         fresh_optimizer = make(fresh.parameters())
+        fresh_params = list(fresh.parameters())
+        fresh_state = copy.deepcopy(fresh.state_dict())
         with t.probe(f"load_checkpoint restores parameters, buffers, optimizer, epoch{suffix}"):
             mixed_up = (
                 "Give each object its own saved state: "
@@ -850,16 +1004,31 @@ def _expect_round_trip(
                 fresh,
                 fresh_optimizer,
                 what="load_checkpoint(path, model, optimizer)",
-                hints=[("Error(s) in loading state_dict", mixed_up), ("'param_groups'", mixed_up)],
+                hints=[
+                    ("Error(s) in loading state_dict", mixed_up),
+                    ("'param_groups'", mixed_up),
+                    (
+                        "KeyError",
+                        "load_checkpoint reads a key that save_checkpoint did not write: "
+                        "use the same key names in both functions.",
+                    ),
+                ],
             )
-            _expect_model_state(t, fresh, model_state)
-            _expect_optimizer_state(t, fresh, fresh_optimizer, optimizer_state, contents)
+            _expect_model_state(t, fresh, model_state, fresh_state)
+            _expect_optimizer_state(
+                t, fresh, fresh_optimizer, optimizer_state, contents, fresh_params
+            )
             if isinstance(returned, bool) or not isinstance(returned, int) or returned != epoch:
                 t.fail(
                     "load_checkpoint did not return the saved epoch",
                     expected=str(epoch),
                     got=describe(returned),
-                    hint="Save the epoch in the checkpoint and return it (a Python int) "
+                    hint="Return the saved epoch itself, not the next one: the caller adds 1 "
+                    "to resume."
+                    if isinstance(returned, int)
+                    and not isinstance(returned, bool)
+                    and returned == epoch + 1
+                    else "Save the epoch in the checkpoint and return it (a Python int) "
                     "from load_checkpoint.",
                 )
 
@@ -919,7 +1088,53 @@ def _has_optimizer_state(obj: Any, depth: int = 0) -> bool:
     return False
 
 
-def _expect_model_state(t: Checker, fresh: nn.Module, saved: dict[str, torch.Tensor]) -> None:
+def _expect_unchanged_by_save(
+    t: Checker,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    model_state: dict[str, torch.Tensor],
+    optimizer_state: dict[str, Any],
+) -> None:
+    """save_checkpoint must leave the model and the optimizer as they were."""
+    now = dict(t.call(model.state_dict, what="model.state_dict() after saving"))
+    for name, value in model_state.items():
+        got = now.get(name)
+        if (
+            isinstance(got, torch.Tensor)
+            and got.dtype == value.dtype
+            and got.device == value.device
+            and equal(got, value)
+        ):
+            continue
+        t.fail(
+            f"save_checkpoint changed the model's `{name}`",
+            expected=f"{value.dtype} on {value.device}, the values before the call",
+            got="missing"
+            if not isinstance(got, torch.Tensor)
+            else f"{got.dtype} on {got.device}"
+            + (", other values" if (got.dtype, got.device) == (value.dtype, value.device) else ""),
+            hint="Saving must leave the model as it is: model.half(), model.cpu() and "
+            "model.to(...) convert or move the model itself, in place, and optimizer.step() "
+            "trains it. Save model.state_dict() as it is (for CPU copies: "
+            "{k: v.cpu() for k, v in model.state_dict().items()}).",
+        )
+    state = t.call(optimizer.state_dict, what="optimizer.state_dict() after saving")
+    problem = _state_difference(state, optimizer_state)
+    if problem is not None:
+        t.fail(
+            "save_checkpoint changed the optimizer",
+            got=problem,
+            hint="Saving must leave the optimizer as it is: save optimizer.state_dict() "
+            "without stepping or changing the optimizer.",
+        )
+
+
+def _expect_model_state(
+    t: Checker,
+    fresh: nn.Module,
+    saved: dict[str, torch.Tensor],
+    initial: dict[str, torch.Tensor],
+) -> None:
     buffers = {name for name, _ in fresh.named_buffers()}
     got = dict(fresh.state_dict())
     for name, value in saved.items():
@@ -935,9 +1150,10 @@ def _expect_model_state(t: Checker, fresh: nn.Module, saved: dict[str, torch.Ten
                 "The parameters were not restored: load_checkpoint must call "
                 "model.load_state_dict(...) on the model it is given."
             )
+        own = name not in buffers and equal(got[name], initial[name])
         t.fail(
             f"after load_checkpoint the model's `{name}` differs from the saved one",
-            got="the fresh model's own value" if name not in buffers else None,
+            got="the fresh model's own value" if own else None,
             hint=hint,
         )
 
@@ -948,9 +1164,20 @@ def _expect_optimizer_state(
     optimizer: torch.optim.Optimizer,
     saved: dict[str, Any],
     contents: Any,
+    initial_params: list[torch.Tensor],
 ) -> None:
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if not same_tensor_set(params, list(fresh.parameters())):
+        if not same_tensor_set(initial_params, list(fresh.parameters())):
+            t.fail(
+                "load_checkpoint replaced the model's Parameter objects",
+                expected="the optimizer's parameters are the model's parameters",
+                got="the model holds new Parameters; the optimizer trains the old ones",
+                hint="Copy the values into the model's own parameters: "
+                "model.load_state_dict(state) without assign=True (assign=True makes the "
+                "model take new tensors, and the optimizer, built on the old ones, no longer "
+                "trains the model).",
+            )
         t.fail(
             "the optimizer no longer holds the model's parameters",
             hint="Restore the optimizer with optimizer.load_state_dict(...): it keeps the "

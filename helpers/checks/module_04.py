@@ -42,6 +42,55 @@ _WALK_HINTS = (
 )
 
 
+def _model_state(model: nn.Module) -> list[tuple[Any, ...]]:
+    """What a function that only looks at a model must leave as it was: which module and
+    tensor sits at each name, each module's mode, each tensor's device, dtype and
+    requires_grad."""
+    state: list[tuple[Any, ...]] = [
+        ("module", name, id(m), m.training)
+        for name, m in model.named_modules(remove_duplicate=False)
+    ]
+    state += [
+        ("parameter", name, id(p), p.device, p.dtype, p.requires_grad)
+        for name, p in model.named_parameters(remove_duplicate=False)
+    ]
+    state += [
+        ("buffer", name, id(b), b.device, b.dtype)
+        for name, b in model.named_buffers(remove_duplicate=False)
+    ]
+    return state
+
+
+def _change_text(before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> str:
+    """The first difference between two ``_model_state`` lists, in words."""
+    if [entry[:3] for entry in before] != [entry[:3] for entry in after]:
+        return "modules, parameters or buffers were added, removed or replaced"
+    old, new = next((b, a) for b, a in zip(before, after, strict=True) if b != a)
+    kind, name = old[0], old[1] or "(the root)"
+    if kind == "module":
+        modes = ("eval", "training")
+        return f"module {name} went from {modes[old[3]]} to {modes[new[3]]} mode"
+    if old[3] != new[3]:
+        return f"{kind} {name} moved from {old[3]} to {new[3]}"
+    if old[4] != new[4]:
+        return f"{kind} {name} changed dtype from {old[4]} to {new[4]}"
+    return f"{kind} {name} changed requires_grad from {old[5]} to {new[5]}"
+
+
+def _expect_unchanged(
+    t: Checker, model: nn.Module, before: list[tuple[Any, ...]], what: str
+) -> None:
+    """Fail when the learner's function changed the model it was only meant to read."""
+    after = _model_state(model)
+    if after != before:
+        t.fail(
+            f"{what} changed the model it was given",
+            got=_change_text(before, after),
+            hint="Only read the model: model.eval() / .train(), .to() / .cpu(), "
+            "requires_grad_() and assignments change the caller's model in place.",
+        )
+
+
 # -- models the checks are made of ------------------------------------------------------------
 
 
@@ -86,14 +135,21 @@ class _Net(nn.Module):
 
 
 class _Shared(nn.Module):
-    """One Sequential registered twice (as `enc` and `dec`), and a tied Linear weight."""
+    """A block (Linear, BatchNorm1d, ReLU) shared by two parents (`enc.0` and `dec.1`), a
+    Linear registered twice on the root (`mid` and `again`), and a tied Linear weight.
+
+    Sharing under two different parents matters: ``named_children()`` skips a repeated
+    child of one parent, so only a walk that remembers what it has seen lists `dec.1` once.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.embed = nn.Embedding(10, 4)
-        self.enc = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        block = nn.Sequential(nn.Linear(4, 4), nn.BatchNorm1d(4), nn.ReLU())
+        self.enc = nn.Sequential(block, nn.Linear(4, 4))
         self.mid = nn.Linear(4, 4)
-        self.dec = self.enc  # the same module at a second place
+        self.dec = nn.Sequential(nn.Tanh(), block)  # the same block at a second place
+        self.again = self.mid  # the same Linear under a second name of the root
         self.head = nn.Linear(4, 10, bias=False)
         self.head.weight = self.embed.weight  # a tied parameter
 
@@ -185,6 +241,7 @@ def _expect_count(
     trainable_only: bool | None,
 ) -> None:
     """``count_parameters(model[, trainable_only=...])`` must equal the reference count."""
+    before = _model_state(model)
     if trainable_only is None:
         what = f"count_parameters({name})"
         got = t.call(count_parameters, model, hints=_WALK_HINTS, what=what)
@@ -195,6 +252,7 @@ def _expect_count(
             count_parameters, model, trainable_only=trainable_only, hints=_WALK_HINTS, what=what
         )
         only = trainable_only
+    _expect_unchanged(t, model, before, what)
 
     def keep(p: torch.Tensor) -> bool:
         return p.requires_grad or not only
@@ -232,6 +290,18 @@ def _expect_count(
     duplicated = [p for _, p in model.named_parameters(remove_duplicate=False) if keep(p)]
     per_module_own = [p for m in model.modules() for p in m.parameters(recurse=False) if keep(p)]
     nested_again = [p for m in model.modules() for p in m.parameters() if keep(p)]
+    if got == 0 and not only:
+        t.fail(
+            f"{what} is wrong",
+            expected=str(expected),
+            got="0",
+            facts=[f"parameters: {_shapes(model, only)}"],
+            hint="0 for a model that has parameters: count the parameters of the whole "
+            "model, the root's own ones too (model.parameters(); not children(), not "
+            "recurse=False), frozen ones too when trainable_only is False (a test such as "
+            "p.requires_grad == trainable_only keeps only the frozen ones), each as "
+            "p.numel() (a product of sizes starts at 1).",
+        )
     diagnoses = [
         (
             len(params),
@@ -350,7 +420,9 @@ def _expect_names(
     cls_text: str,
 ) -> None:
     what = f"find_modules({model_text}, {cls_text})"
+    before = _model_state(model)
     got = t.call(find_modules, model, cls, hints=_WALK_HINTS, what=what)
+    _expect_unchanged(t, model, before, what)
     pairs = list(model.named_modules())
     expected = [name for name, m in pairs if isinstance(m, cls)]
     if not isinstance(got, list):
@@ -379,9 +451,18 @@ def _expect_names(
     if got == expected:
         return
     all_pairs = list(model.named_modules(remove_duplicate=False))
+    module_at = dict(all_pairs)  # every name a module has, even a second or third one
     last_name: dict[int, str] = {}
     for name, m in all_pairs:
         last_name[id(m)] = name
+    last_names = [last_name[id(m)] for _, m in pairs if isinstance(m, cls)]
+    got_ids = [id(module_at[name]) for name in got if name in module_at]
+    first = got[0].split(".")[0] if got else ""
+    unprefixed = [
+        "" if name == first else name[len(first) + 1 :]
+        for name in got
+        if name == first or name.startswith(first + ".")
+    ]
     diagnoses = [
         (
             any(name.startswith(".") for name in got),
@@ -403,20 +484,43 @@ def _expect_names(
             "first pair named_modules() gives).",
         ),
         (
-            got == [name for name, m in all_pairs if isinstance(m, cls)],
+            len(got_ids) == len(got) and len(set(got_ids)) < len(got),
             "List each module once: a module registered at two places appears once in "
             "named_modules() (its default remove_duplicate=True); do not pass "
-            "remove_duplicate=False.",
+            "remove_duplicate=False, and a walk of your own must skip the modules it has "
+            "already met (keep a set of them).",
         ),
         (
-            sorted(got) == sorted(expected),
+            sorted(got) == sorted(last_names) != sorted(expected),
+            "A module registered at two places is listed under its first name, the one "
+            "named_modules() gives.",
+        ),
+        (
+            got == [name.rpartition(".")[2] for name in expected],
+            "Give each module's full dotted name from the root, such as 'encoder.0' (not "
+            "'0'): a walk of your own must join the parent's name, a dot and the child's "
+            "name.",
+        ),
+        (
+            got == [type(m).__name__ for _, m in pairs if isinstance(m, cls)],
+            "Return where each module sits, its qualified name such as 'encoder.0', not "
+            "the name of its class.",
+        ),
+        (
+            bool(first) and unprefixed == expected,
+            f"The names start with {first!r}: the root's name is '' and the others start "
+            "at its children (named_modules() with its default prefix='').",
+        ),
+        (
+            got == sorted(expected),
             "Keep the order of named_modules() (the root, then each subtree in "
             "registration order); do not sort the names.",
         ),
         (
-            sorted(got) == sorted({last_name[id(m)] for _, m in pairs if isinstance(m, cls)}),
-            "A module registered at two places is listed under its first name, the one "
-            "named_modules() gives.",
+            sorted(got) == sorted(expected),
+            "Keep the order of named_modules(): the root first, then each child followed "
+            "at once by its whole subtree, children in registration order (pre-order; "
+            "not level by level, not children before their parent, not through a set).",
         ),
     ]
     hint = next(
@@ -464,14 +568,51 @@ _RESEARCH_HINT = (
 )
 
 
+_NESTED_HINT = (
+    "A match inside another match: once the outer one is replaced, its name leads into "
+    "what factory returned, and set_submodule / setattr by that name edits the new "
+    "module. Replace the inner matches first (go through the matches deepest first, "
+    "e.g. reversed(...)), or leave them inside the outer one; never change what factory "
+    "returned."
+)
+
+
+def _own_tree(module: nn.Module, old_ids: set[int]) -> list[tuple[str, int | None]]:
+    """The (name, id) of every module below ``module`` that the factory made, down to
+    the modules that were in the model before (their insides are not the factory's)."""
+    tree: list[tuple[str, int | None]] = []
+    seen = {id(module)}
+
+    def walk(m: nn.Module, prefix: str) -> None:
+        for name, child in m._modules.items():
+            tree.append((prefix + name, None if child is None else id(child)))
+            if child is not None and id(child) not in old_ids and id(child) not in seen:
+                seen.add(id(child))
+                walk(child, f"{prefix}{name}.")
+
+    walk(module, "")
+    return tree
+
+
 class _Factory:
     """The check's factory: makes the new modules and watches how it is called."""
 
-    def __init__(self, make: Callable[[nn.Module], nn.Module], root: nn.Module) -> None:
+    def __init__(
+        self, make: Callable[[nn.Module], nn.Module], root: nn.Module, again_hint: str
+    ) -> None:
         self.make = make
         self.root = root
+        self.again_hint = again_hint  # for a second call on a module already replaced
         self.calls: list[nn.Module] = []
         self.made: dict[int, nn.Module] = {}  # id(old) -> new
+        self.old_ids = {id(m) for m in root.modules()}
+        self.trees: dict[int, list[tuple[str, int | None]]] = {}  # id(new) -> its own tree
+
+    def changed_outputs(self) -> list[nn.Module]:
+        """The modules factory returned whose own tree was changed after they were made."""
+        return [
+            new for new in self.made.values() if _own_tree(new, self.old_ids) != self.trees[id(new)]
+        ]
 
     def __call__(self, old: Any) -> nn.Module:
         if not isinstance(old, nn.Module):
@@ -488,11 +629,12 @@ class _Factory:
         if any(old is new for new in self.made.values()) or any(old is c for c in self.calls):
             raise _FactoryMisuse(
                 "factory was called again on a module it had already replaced or returned",
-                _RESEARCH_HINT,
+                self.again_hint,
             )
         self.calls.append(old)
         new = self.make(old)
         self.made[id(old)] = new
+        self.trees[id(new)] = _own_tree(new, self.old_ids)
         return new
 
 
@@ -569,6 +711,20 @@ def check_replace_modules(t: Checker) -> None:
             t, replace_modules, _Tree(), nn.Linear, _Wrapped, "a nested model", "nn.Linear"
         )
 
+    with t.probe("a match inside another match (a Sequential in a Sequential), wrapped"):
+        model = nn.Sequential(
+            nn.Linear(2, 2), nn.Sequential(nn.Sequential(nn.Linear(2, 2)), nn.ReLU()), nn.Tanh()
+        )
+        _expect_replaced(
+            t,
+            replace_modules,
+            model,
+            nn.Sequential,
+            lambda old: nn.Sequential(old, nn.Dropout(0.1)),
+            "nested nn.Sequential(...)",
+            "nn.Sequential",
+        )
+
     with t.probe("no match: nothing changes, returns 0"):
         _expect_replaced(
             t,
@@ -613,10 +769,18 @@ def _expect_replaced(
         if name
         and not any(name == t_name or name.startswith(t_name + ".") for t_name, _ in targets)
     ]
-    factory = _Factory(make, model)
+    nested = any(n.startswith(o + ".") for n, _ in targets for o, _ in targets)
+    factory = _Factory(make, model, _NESTED_HINT if nested else _RESEARCH_HINT)
     got = _call_replace(t, replace_modules, model, cls, factory, what)
 
     strays = [m for m in factory.calls if id(m) not in target_ids]
+    if strays and isinstance(strays[0], cls):
+        t.fail(
+            "factory was called on a module that is not in the model it was given",
+            got=f"factory({type(strays[0]).__name__} module) with a module of another model",
+            hint="Replace in place, in the model you were given: a copy (copy.deepcopy) has "
+            "modules of its own, and the caller's model stays as it was.",
+        )
     if strays:
         t.fail(
             f"factory was called on a module that is not an instance of {cls_text}",
@@ -632,10 +796,24 @@ def _expect_replaced(
             "and leaves the old module in place: use model.set_submodule(name, new), or "
             "setattr on the parent module with the last part of the name.",
         )
+    edited = factory.changed_outputs()
+    if edited:
+        t.fail(
+            "a module that factory returned was changed afterwards",
+            got=f"a child of the new {type(edited[0]).__name__} was added or replaced",
+            hint=_NESTED_HINT,
+        )
     missing = []
     for name, old in targets:
+        # A match nested in other matches: either left as it was, inside the old module of
+        # the nearest match around it (which factory received), or replaced in there.
+        around = [(o_name, o) for o_name, o in targets if name.startswith(o_name + ".")]
+        if around and id(old) not in factory.made:
+            continue
+        parent_name, parent = max(around, key=lambda a: len(a[0]), default=("", model))
+        path = name[len(parent_name) + 1 :] if parent_name else name
         try:
-            now = model.get_submodule(name)
+            now = parent.get_submodule(path)
         except AttributeError:
             now = None
         if id(old) not in factory.made or now is not factory.made[id(old)]:
@@ -678,20 +856,21 @@ def _expect_replaced(
             got=f"changed: {changed}",
             hint="Leave every other module where it is, as it is.",
         )
+    replaced = len(factory.calls)  # every target but matches left inside another one
     if not _is_int(got):
         t.fail(
             f"{what} did not return an int",
-            expected=f"the int {len(targets)}",
+            expected=f"the int {replaced}",
             got=describe(got),
             hint="Return the number of submodules you replaced."
             if got is not None
             else "The function returns None: `return` how many submodules were replaced.",
         )
-    if int(got) != len(targets):
-        root_counted = isinstance(model, cls) and int(got) == len(targets) + 1
+    if int(got) != replaced:
+        root_counted = isinstance(model, cls) and int(got) == replaced + 1
         t.fail(
             f"{what} returned the wrong count",
-            expected=str(len(targets)),
+            expected=str(replaced),
             got=str(int(got)),
             hint="The root is not replaced, so it does not count: count only the submodules "
             "you replaced."
@@ -765,7 +944,9 @@ def _expect_rows(
     t: Checker, describe_fn: Callable[..., Any], model: nn.Module, model_text: str
 ) -> None:
     what = f"describe({model_text})"
+    before = _model_state(model)
     got = t.call(describe_fn, model, hints=_WALK_HINTS, what=what)
+    _expect_unchanged(t, model, before, what)
     expected = _reference_rows(model)
     if not isinstance(got, list):
         t.fail(
@@ -846,10 +1027,7 @@ def _fail_rows(
 ) -> None:
     param_rows = [("parameter", r["name"]) for r in expected if r["kind"] == "parameter"]
     buffer_rows = [("buffer", r["name"]) for r in expected if r["kind"] == "buffer"]
-    persistent = set(model.state_dict(keep_vars=True))
-    duplicated = [name for name, _ in model.named_parameters(remove_duplicate=False)]
     got_names = [(r["kind"], r["name"]) for r in got]
-    got_param_names = [name for kind, name in got_names if kind == "parameter"]
     if got_names == param_rows + buffer_rows:
         index, wrong, right = next(
             (i, g, e) for i, (g, e) in enumerate(zip(got, expected, strict=True)) if g != e
@@ -870,34 +1048,65 @@ def _fail_rows(
             got=_row_text(wrong),
             hint=hints.get(key, "Take each value from the tensor itself."),
         )
-    elif buffer_rows and param_rows and got_names == buffer_rows + param_rows:
-        hint = (
-            "Parameters first, in named_parameters() order, then the buffers, in "
-            "named_buffers() order."
-        )
-    elif buffer_rows and got_names == param_rows:
-        hint = (
-            "The buffers are missing: after the parameters add one row per buffer from "
-            "named_buffers()."
-        )
-    elif got_names == param_rows + [(k, n) for k, n in buffer_rows if n in persistent]:
-        hint = (
-            "A non-persistent buffer is missing: state_dict() leaves those out; take the "
-            "buffers from named_buffers()."
-        )
-    elif len(duplicated) > len(param_rows) and got_param_names == duplicated:
-        hint = (
-            "A shared or tied parameter got two rows: named_parameters() (its default "
-            "remove_duplicate=True) gives each Parameter once, under its first name."
-        )
     else:
-        hint = (
-            "One row per parameter from named_parameters(), then one per buffer from "
-            "named_buffers() (non-persistent ones included), in that order."
-        )
+        hint = _rows_hint(model, got_names, param_rows, buffer_rows)
     t.fail(
         f"{what} lists the wrong rows",
         expected=_short([f"{k} {n}" for k, n in param_rows + buffer_rows]),
         got=_short([f"{k} {n}" for k, n in got_names]),
         hint=hint,
+    )
+
+
+def _rows_hint(
+    model: nn.Module,
+    got_names: list[tuple[str, str]],
+    param_rows: list[tuple[str, str]],
+    buffer_rows: list[tuple[str, str]],
+) -> str:
+    """The likely mistake behind rows whose (kind, name) pairs are not the expected ones."""
+    expected = param_rows + buffer_rows
+    tensor_at = {("parameter", n): id(p) for n, p in model.named_parameters(remove_duplicate=False)}
+    tensor_at |= {("buffer", n): id(b) for n, b in model.named_buffers(remove_duplicate=False)}
+    got_ids = [tensor_at[row] for row in got_names if row in tensor_at]
+    persistent = set(model.state_dict(keep_vars=True))
+    saved_buffers = [(k, n) for k, n in buffer_rows if n in persistent]
+    got_kinds = [kind for kind, _ in got_names]
+    if len(got_ids) == len(got_names) and len(set(got_ids)) < len(got_ids):
+        return (
+            "A shared or tied parameter (or a buffer of a shared module) got two rows: "
+            "named_parameters() and named_buffers() (their default remove_duplicate=True) "
+            "give each tensor once, under its first name; a walk of your own must skip the "
+            "tensors it has already met."
+        )
+    if buffer_rows and sorted(got_names) == sorted(param_rows):
+        return (
+            "The buffers are missing: after the parameters add one row per buffer from "
+            "named_buffers()."
+        )
+    if len(saved_buffers) < len(buffer_rows) and sorted(got_names) == sorted(
+        param_rows + saved_buffers
+    ):
+        return (
+            "A non-persistent buffer is missing: state_dict() leaves those out; take the "
+            "buffers from named_buffers()."
+        )
+    if [n for _, n in got_names] == [n for _, n in expected]:
+        return (
+            "kind says where the tensor is registered: each tensor of named_parameters() is "
+            'a "parameter" (frozen ones too), each of named_buffers() a "buffer".'
+        )
+    if [n for _, n in got_names] == [n.rpartition(".")[2] for _, n in expected]:
+        return (
+            "name is the full dotted name that named_parameters() and named_buffers() give, "
+            "such as '0.weight', not 'weight'."
+        )
+    if sorted(got_names) == sorted(expected) and got_kinds != sorted(got_kinds, reverse=True):
+        return (
+            "Parameters first, in named_parameters() order, then the buffers, in "
+            "named_buffers() order (not each module's parameters and buffers together)."
+        )
+    return (
+        "One row per parameter from named_parameters(), then one per buffer from "
+        "named_buffers() (non-persistent ones included), in that order."
     )

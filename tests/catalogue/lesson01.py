@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -187,6 +188,95 @@ class AffineForwardMisspelled(nn.Module):
         return F.linear(x, self.weight, self.bias)
 
 
+@mistake("01.affine", hint="NumPy arrays are float64")
+class AffineNumpyInit(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.from_numpy(np.random.randn(out_features, in_features)))
+        self.bias = nn.Parameter(torch.from_numpy(np.zeros(out_features))) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="torch.addmm only takes 2-D tensors")
+class AffineAddmm(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        if self.bias is None:
+            return x @ self.weight.T
+        return torch.addmm(self.bias, x, self.weight.T)  # as nn.Linear once did
+
+
+@mistake("01.affine", hint="An nn.Parameter requires gradients by default")
+class AffineFrozenParameters(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features), requires_grad=False)
+        self.bias = nn.Parameter(torch.zeros(out_features), requires_grad=False) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="forward uses a tensor that .to() did not convert")
+class AffineTransposeInInit(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.weight_t = self.weight.T  # "saves a transpose per call"
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight_t
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="test `self.bias is not None`")
+class AffineIfBias(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        y = x @ self.weight.T
+        if self.bias:
+            y = y + self.bias
+        return y
+
+
+@mistake("01.affine", hint="the result of an operation on a Parameter")
+class AffineScaledAfterWrapping(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(out_features, in_features)) / in_features**0.5
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
 # -- 01.affine: correct alternatives ----------------------------------------------------------
 
 
@@ -252,6 +342,58 @@ class AffineMatmulAddmm(nn.Module):
     def extra_repr(self):
         return "in_features={}, out_features={}, bias={}".format(  # noqa: UP032 (on purpose)
             self.in_features, self.out_features, self.bias is not None
+        )
+
+
+@correct("01.affine")
+class AffineTensordot(nn.Module):
+    """tensordot over the last dimension, factory kwargs, reset_parameters, %-formatting."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        factory = {"device": device, "dtype": dtype}
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, **factory))
+        self.bias = nn.Parameter(torch.empty(out_features, **factory)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        nn.init.normal_(self.weight, std=self.in_features**-0.5)
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def forward(self, input):
+        out = torch.tensordot(input, self.weight, dims=([-1], [1]))
+        if self.bias is not None:
+            out += self.bias  # in place on a new tensor of our own: fine
+        return out
+
+    def extra_repr(self):
+        return "in_features=%d, out_features=%d, bias=%s" % (  # noqa: UP031 (on purpose)
+            self.in_features,
+            self.out_features,
+            self.bias is not None,
+        )
+
+
+@correct("01.affine")
+class AffineBroadcastSum(nn.Module):
+    """Broadcast-multiply and sum, register_parameter for both, sizes read off the weight."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        weight = nn.Parameter(torch.randn(out_features, in_features) / in_features)
+        self.register_parameter("weight", weight)
+        self.register_parameter("bias", nn.Parameter(torch.zeros(out_features)) if bias else None)
+
+    def forward(self, x):
+        y = (x.unsqueeze(-2) * self.weight).sum(-1)  # (*, 1, in) * (out, in) -> (*, out)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        out_features, in_features = self.weight.shape
+        return (
+            f"in_features={in_features}, out_features={out_features}, bias={self.bias is not None}"
         )
 
 
@@ -342,6 +484,47 @@ class ResidualDetachesSkip(nn.Module):
         return x.detach() + self.fn(x)
 
 
+@mistake("01.residual", hint="not self.fn.forward(x)")
+class ResidualCallsForward(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return x + self.fn.forward(x)
+
+
+@mistake("01.residual", hint="No activation after the sum")
+class ResidualReluAfterSum(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return torch.relu(x + self.fn(x))  # as in a ResNet block
+
+
+@mistake("01.residual", hint="Do not detach or wrap forward in torch.no_grad()")
+class ResidualNoGrad(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        with torch.no_grad():
+            return x + self.fn(x)
+
+
+@mistake("01.residual", hint="with the registered fn; no .detach()")
+class ResidualDetachesBranch(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return x + self.fn(x).detach()
+
+
 # -- 01.residual: correct alternatives -----------------------------------------------------------
 
 
@@ -368,6 +551,29 @@ class ResidualInSequential(nn.Module):
     def forward(self, x):
         out = self.inner(x)
         return out + x
+
+
+@correct("01.residual")
+class ResidualSequentialSubclass(nn.Sequential):
+    """A subclass of nn.Sequential holding fn, its forward plus the input."""
+
+    def __init__(self, fn):
+        super().__init__(fn)
+
+    def forward(self, x):
+        return x + super().forward(x)
+
+
+@correct("01.residual")
+class ResidualModuleDict(nn.Module):
+    """fn inside an nn.ModuleDict, Tensor.add."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.branches = nn.ModuleDict({"main": fn})
+
+    def forward(self, x):
+        return self.branches["main"](x).add(x)
 
 
 # -- 01.gaussian_noise: mistakes ---------------------------------------------------------------
@@ -506,6 +712,73 @@ class NoiseDetached(nn.Module):
         return (x + self.sigma * torch.randn_like(x)).detach() if self.training else x
 
 
+@mistake("01.gaussian_noise", hint="not a smaller tensor that broadcasts")
+class NoisePerFeature(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        noise = torch.randn(x.shape[-1], dtype=x.dtype, device=x.device)  # one per feature
+        return x + self.sigma * noise
+
+
+@mistake("01.gaussian_noise", hint="do not multiply x by it")
+class NoiseMultiplicative(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x * (1 + self.sigma * torch.randn_like(x)) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="eval() does not turn off gradients")
+class NoiseDetachedInEval(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x.detach()  # "no gradients at evaluation time"
+        return x + self.sigma * torch.randn_like(x)
+
+
+@mistake("01.gaussian_noise", hint="passes no gradient to x")
+class NoiseTorchNormalMean(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return torch.normal(mean=x, std=self.sigma) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="`self.train` and `self.eval` are methods")
+class NoiseChecksTrainMethod(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.train:
+            return x + self.sigma * torch.randn_like(x)
+        return x
+
+
+@mistake("01.gaussian_noise", hint="no abs(), no offset")
+class NoiseAbs(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x).abs() if self.training else x
+
+
 # -- 01.gaussian_noise: correct alternatives ----------------------------------------------------
 
 
@@ -553,3 +826,33 @@ class NoiseRandnWithKwargs(nn.Module):
         else:
             out = x
         return out
+
+
+@correct("01.gaussian_noise")
+class NoiseNewEmptyCloneInEval(nn.Module):
+    """x.new_empty(...).normal_(0, sigma), and a copy of x in eval mode."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.training:
+            return x + x.new_empty(x.shape).normal_(0.0, self.sigma)
+        return x.clone()
+
+
+@correct("01.gaussian_noise")
+class NoiseDrawnWithoutGrad(nn.Module):
+    """Noise drawn in float32 under no_grad, cast to x's dtype, skipped for sigma 0."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.training and self.sigma > 0:
+            with torch.no_grad():
+                noise = (torch.randn(x.shape, device=x.device) * self.sigma).to(x.dtype)
+            x = x + noise
+        return x

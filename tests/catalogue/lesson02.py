@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 from collections import OrderedDict
 
@@ -209,6 +210,117 @@ class MLPForwardSkipsActivations(nn.Module):
         return x
 
 
+@mistake("02.mlp", hint="The input goes straight into the first Linear layer")
+class MLPActivationBeforeEachLayer(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for d_in, d_out in itertools.pairwise(sizes):
+            layers += [activation(), nn.Linear(d_in, d_out)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="The last Linear layer is never applied")
+class MLPZipDropsLastLayer(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.acts = nn.ModuleList(activation() for _ in range(len(sizes) - 2))
+
+    def forward(self, x):
+        for layer, act in zip(self.linears, self.acts):  # noqa: B905 (the mistake)
+            x = act(layer(x))
+        return x
+
+
+@mistake("02.mlp", hint="Read `sizes` without modifying it")
+class MLPPopsCallersSizes(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        out_features = sizes.pop()  # takes the output size off the caller's list
+        layers = []
+        for d_in, d_out in itertools.pairwise(sizes):
+            layers += [nn.Linear(d_in, d_out), activation()]
+        layers.append(nn.Linear(sizes[-1], out_features))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="is a plain Python container, so the ReLU instances")
+class MLPActivationsInPlainList(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.acts = [activation() for _ in range(len(sizes) - 2)]
+
+    def forward(self, x):
+        for layer, act in zip(self.linears[:-1], self.acts, strict=True):
+            x = act(layer(x))
+        return self.linears[-1](x)
+
+
+@mistake("02.mlp", hint="Create the layers with the default dtype")
+class MLPDoublePrecision(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1], dtype=torch.float64))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x.double())
+
+
+@mistake("02.mlp", hint="There is no ReLU after the last Linear layer")
+class MLPReluOnOutput(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.acts = nn.ModuleList(activation() for _ in range(len(sizes) - 2))
+
+    def forward(self, x):
+        for layer, act in zip(self.linears[:-1], self.acts, strict=True):
+            x = act(layer(x))
+        return torch.relu(self.linears[-1](x))  # an output "activation" left in
+
+
+@mistake("02.mlp", hint="A function such as F.relu or torch.tanh is not a module")
+class MLPFunctionInSequential(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(F.relu)
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="not a generator: unpack it")
+class MLPSequentialOfGenerator(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Sequential(nn.Linear(sizes[i], sizes[i + 1]), activation())
+            for i in range(len(sizes) - 2)
+        )
+        self.out = nn.Linear(sizes[-2], sizes[-1])
+
+    def forward(self, x):
+        return self.out(self.net(x))
+
+
 # -- 02.mlp: correct alternatives ---------------------------------------------------------------
 
 
@@ -259,6 +371,60 @@ class MLPOrderedDict(nn.Module):
 
     def forward(self, x):
         return self.body(x)
+
+
+@correct("02.mlp")
+class MLPActivationsRegisteredFirst(nn.Module):
+    """The activations registered before the Linear layers, indexed in forward."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.acts = nn.ModuleList(activation() for _ in range(len(sizes) - 2))
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+
+    def forward(self, x):
+        for i, layer in enumerate(self.linears):
+            x = layer(x)
+            if i < len(self.acts):
+                x = self.acts[i](x)
+        return x
+
+
+@correct("02.mlp")
+class MLPModuleDictReduce(nn.Module):
+    """Named layers in an nn.ModuleDict, folded over the input with functools.reduce."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.parts = nn.ModuleDict()
+        num_layers = len(sizes) - 1
+        for i in range(num_layers):
+            self.parts[f"linear{i}"] = nn.Linear(sizes[i], sizes[i + 1])
+            if i < num_layers - 1:
+                self.parts[f"act{i}"] = activation()
+
+    def forward(self, x):
+        return functools.reduce(lambda h, layer: layer(h), self.parts.values(), x)
+
+
+@correct("02.mlp")
+class MLPBlocksWithIdentity(nn.Module):
+    """(Linear, activation) blocks; the last block ends in nn.Identity instead."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        last = len(sizes) - 2
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.Linear(sizes[i], sizes[i + 1]), activation() if i < last else nn.Identity()
+            )
+            for i in range(last + 1)
+        )
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
 
 
 # -- 02.multi_head: mistakes --------------------------------------------------------------------
@@ -387,6 +553,88 @@ class MultiHeadReturnsFeatures(nn.Module):
         return features
 
 
+@mistake("02.multi_head", hint="Iterating a dict gives its keys")
+class MultiHeadModuleListOfDict(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, x, task):
+        return self.heads[list(self.heads).index(task)](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="The trunk comes first")
+class MultiHeadHeadBeforeTrunk(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return self.trunk(self.heads[task](x))
+
+
+@mistake("02.multi_head", hint="keep the task names as the keys")
+class MultiHeadPrefixedKeys(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict({f"head_{name}": head for name, head in heads.items()})
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="nn.ModuleDict has no .get()")
+class MultiHeadDictGet(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        head = self.heads.get(task)
+        if head is None:
+            raise KeyError(task)
+        return head(self.trunk(x))
+
+
+@mistake("02.multi_head", hint="not nn.ModuleDict(**heads)")
+class MultiHeadUnpacksHeads(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(**heads)
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="with the registered modules, and do not freeze them")
+class MultiHeadFrozenTrunk(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        with torch.no_grad():  # "the trunk is shared, so don't train it"
+            features = self.trunk(x)
+        return self.heads[task](features)
+
+
+@mistake("02.multi_head", hint="the module you were given (not a copy")
+class MultiHeadCopiesTrunk(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = copy.deepcopy(trunk)  # "so that the caller's trunk stays untouched"
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
 # -- 02.multi_head: correct alternatives ----------------------------------------------------------
 
 
@@ -433,6 +681,37 @@ class MultiHeadUpdate(nn.Module):
 
     def forward(self, x, task):
         return nn.Sequential(self.trunk, self.heads[task])(x)
+
+
+@correct("02.multi_head")
+class MultiHeadTrunkPerPath(nn.Module):
+    """One nn.Sequential(trunk, head) per task: the trunk object is shared by all paths."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.paths = nn.ModuleDict(
+            {name: nn.Sequential(trunk, head) for name, head in heads.items()}
+        )
+
+    def forward(self, x, task):
+        return self.paths[task](x)
+
+
+@correct("02.multi_head")
+class MultiHeadFromPairs(nn.Module):
+    """An nn.ModuleDict built from (name, head) pairs; the KeyError re-raised with a message."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(list(heads.items()))
+
+    def forward(self, x, task):
+        try:
+            head = self.heads[task]
+        except KeyError:
+            raise KeyError(f"no head for task {task!r}; known: {list(self.heads)}") from None
+        return head(self.trunk(x))
 
 
 # -- 02.named_sequential: mistakes ----------------------------------------------------------------
@@ -527,6 +806,57 @@ def build_returns_global(in_features, hidden, num_classes):
     return _fixed
 
 
+@mistake("02.named_sequential", hint="nn.Sequential takes no keyword arguments")
+def build_keyword_arguments(in_features, hidden, num_classes):
+    return nn.Sequential(
+        fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+    )
+
+
+@mistake("02.named_sequential", hint="does not take a list of (name, layer) pairs")
+def build_list_of_pairs(in_features, hidden, num_classes):
+    return nn.Sequential(
+        [
+            ("fc1", nn.Linear(in_features, hidden)),
+            ("act", nn.ReLU()),
+            ("fc2", nn.Linear(hidden, num_classes)),
+        ]
+    )
+
+
+@mistake("02.named_sequential", hint="registers the layers but has no forward")
+def build_module_dict(in_features, hidden, num_classes):
+    return nn.ModuleDict(
+        {
+            "fc1": nn.Linear(in_features, hidden),
+            "act": nn.ReLU(),
+            "fc2": nn.Linear(hidden, num_classes),
+        }
+    )
+
+
+@mistake("02.named_sequential", hint="no layer after fc2")
+def build_with_softmax(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("fc1", nn.Linear(in_features, hidden)),
+                ("act", nn.ReLU()),
+                ("fc2", nn.Linear(hidden, num_classes)),
+                ("softmax", nn.Softmax(dim=-1)),
+            ]
+        )
+    )
+
+
+@mistake("02.named_sequential", hint="the classifier must take float32 inputs")
+def build_double(in_features, hidden, num_classes):
+    layers = OrderedDict(
+        fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+    )
+    return nn.Sequential(layers).double()
+
+
 # -- 02.named_sequential: correct alternatives ----------------------------------------------------
 
 
@@ -560,6 +890,32 @@ def build_with_keyword_ordered_dict(in_features, hidden, num_classes):
             fc2=nn.Linear(hidden, num_classes),
         )
     )
+
+
+@correct("02.named_sequential")
+def build_with_register_module(in_features, hidden, num_classes):
+    """register_module (the alias of add_module) in a loop over (name, layer) pairs."""
+    model = nn.Sequential()
+    names = ["fc1", "act", "fc2"]
+    layers = [nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes)]
+    for name, layer in zip(names, layers, strict=True):
+        model.register_module(name, layer)
+    return model
+
+
+@correct("02.named_sequential")
+def build_sequential_subclass(in_features, hidden, num_classes):
+    """An instance of an nn.Sequential subclass, from a dict turned into an OrderedDict."""
+
+    class Classifier(nn.Sequential):
+        pass
+
+    layers = {
+        "fc1": nn.Linear(in_features, hidden),
+        "act": nn.ReLU(),
+        "fc2": nn.Linear(hidden, num_classes),
+    }
+    return Classifier(OrderedDict(layers))
 
 
 # -- 02.polynomial: mistakes ----------------------------------------------------------------------
@@ -679,6 +1035,80 @@ class PolynomialItem(nn.Module):
         return y
 
 
+@mistake("02.polynomial", hint="nn.ParameterList takes a list of Parameters, not one tensor")
+class PolynomialListOfOneTensor(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(torch.zeros(degree + 1))
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="An in-place update")
+class PolynomialInPlacePower(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = torch.zeros_like(x)
+        power = torch.ones_like(x)
+        for c in self.coeffs:
+            y = y + c * power
+            power *= x  # autograd saved `power` for c's gradient
+        return y
+
+
+@mistake("02.polynomial", hint="Leave requires_grad at its default")
+class PolynomialFrozen(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(
+            nn.Parameter(torch.zeros(()), requires_grad=False) for _ in range(degree + 1)
+        )
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="other dtypes change the dtype of the output")
+class PolynomialDoubleVectors(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, dtype=torch.float64)) for _ in range(degree + 1)
+        )
+
+    def forward(self, x):
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="is one too many")
+class PolynomialExtraScale(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return self.scale * sum(c * x**i for i, c in enumerate(self.coeffs))
+
+
+@mistake("02.polynomial", hint="the highest coefficient, is never used")
+class PolynomialSkipsHighest(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = torch.zeros_like(x)
+        for i in range(self.degree):  # one term short
+            y = y + self.coeffs[i] * x**i
+        return y
+
+
 # -- 02.polynomial: correct alternatives ----------------------------------------------------------
 
 
@@ -729,3 +1159,35 @@ class PolynomialPowersList(nn.Module):
             terms.append(coefficient * power)
             power = power * x
         return torch.stack(terms).sum(0)
+
+
+@correct("02.polynomial")
+class PolynomialStackedPowers(nn.Module):
+    """The powers of x stacked on a last dimension, contracted with the stacked coefficients."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList()
+        self.coeffs.extend(torch.zeros(()) for _ in range(degree + 1))
+
+    def forward(self, x):
+        c = torch.stack(list(self.coeffs))
+        powers = torch.stack([x**i for i in range(len(c))], dim=-1)
+        return powers @ c
+
+
+@correct("02.polynomial")
+class PolynomialDoubleScalars(nn.Module):
+    """float64 coefficients of shape (): a 0-dim tensor does not change x's dtype."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(
+            nn.Parameter(torch.tensor(0.0, dtype=torch.float64)) for _ in range(degree + 1)
+        )
+
+    def forward(self, x):
+        y = torch.zeros_like(x)
+        for i, c in enumerate(self.coeffs):
+            y = y + c * x**i
+        return y

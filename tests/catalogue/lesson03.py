@@ -4,6 +4,10 @@ wrong or different."""
 
 from __future__ import annotations
 
+import copy
+import io
+import math
+import os
 import pickle
 import re
 from pathlib import Path
@@ -227,6 +231,113 @@ class RunningMeanDetachedOutputMean(nn.Module):
         return x - mean
 
 
+@mistake("03.running_mean", hint="not self.train (a method, so always true)")
+class RunningMeanTestsSelfTrain(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if self.train:  # the method, not the flag
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.num_batches_tracked += 1
+            return x - mean
+        return x - self.running_mean
+
+
+@mistake("03.running_mean", hint="the centred output's mean is 0")
+class RunningMeanTracksTheOutput(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        y = x - x.mean(0)
+        with torch.no_grad():  # the mean of y, not of x
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * y.mean(0))
+            self.num_batches_tracked += 1
+        return y
+
+
+@mistake("03.running_mean", hint="without keepdim=True")
+class RunningMeanKeepdimUpdate(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0, keepdim=True)  # (1, num_features): fine for x - mean, not for the buffer
+        self.running_mean = (1 - self.momentum) * self.running_mean + self.momentum * mean.detach()
+        self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="keep the constructor's argument (self.momentum = momentum)")
+class RunningMeanIgnoresMomentum(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = 0.1
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="x.mean(0) (over dim 0, the batch)")
+class RunningMeanAveragesFeatures(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(1)  # one mean per sample, not per feature
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="without requires_grad=True")
+class RunningMeanBufferRequiresGrad(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features, requires_grad=True))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
 # -- 03.running_mean: correct alternatives ------------------------------------------------------
 
 
@@ -291,6 +402,68 @@ class RunningMeanCopyInto(nn.Module):
         self.running_mean.copy_(update)
         self.num_batches_tracked += 1
         return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanDataAssignment(nn.Module):
+    """.data assignment (no history), a keepdim mean for the output, torch.sub in eval."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features), persistent=True)
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.int64))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(dim=0, keepdim=True)
+            update = self.momentum * mean.squeeze(0).detach()
+            self.running_mean.data = (1 - self.momentum) * self.running_mean + update
+            self.num_batches_tracked.data += 1
+            return x - mean
+        return torch.sub(x, self.running_mean)
+
+
+@correct("03.running_mean")
+class RunningMeanNoGradMethod(nn.Module):
+    """The update in a @torch.no_grad() method; torch.lerp assigned to the buffer name."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    @torch.no_grad()
+    def _track(self, mean):
+        self.running_mean = torch.lerp(self.running_mean, mean, self.momentum)
+        self.num_batches_tracked.add_(1)
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(0)
+            self._track(mean)
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanInferenceMode(nn.Module):
+    """The output first, then an in-place update under torch.inference_mode()."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        out = x - x.mean(0) if self.training else x - self.running_mean
+        if self.training:
+            with torch.inference_mode():
+                self.running_mean.mul_(1 - self.momentum).add_(x.mean(0), alpha=self.momentum)
+                self.num_batches_tracked.add_(1)
+        return out
 
 
 # -- 03.causal_mask: mistakes -------------------------------------------------------------------
@@ -378,7 +551,7 @@ class CausalMaskLargeNegative(nn.Module):
         return scores.masked_fill(self.mask[:T, :T], -1e9)
 
 
-@mistake("03.causal_mask", hint="a mask built in forward is a new CPU tensor")
+@mistake("03.causal_mask", hint="instead of building a mask on every call")
 class CausalMaskBuiltInForward(nn.Module):
     def __init__(self, max_len):
         super().__init__()
@@ -414,6 +587,69 @@ class CausalMaskStoresAllowed(nn.Module):
         return scores.masked_fill(~self.allowed[:T, :T], float("-inf"))
 
 
+def _init_causal(self, max_len):
+    nn.Module.__init__(self)
+    mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+    self.register_buffer("mask", mask, persistent=False)
+
+
+@mistake("03.causal_mask", hint="when out = scores (the same tensor)")
+class CausalMaskAliasedOutput(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        out = scores  # a second name, not a copy
+        out[..., self.mask[:T, :T]] = float("-inf")
+        return out
+
+
+@mistake("03.causal_mask", hint="0 * -inf is NaN")
+class CausalMaskAddsMaskTimesInf(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores + self.mask[:T, :T] * float("-inf")
+
+
+@mistake("03.causal_mask", hint="-inf and the scores are swapped")
+class CausalMaskWhereArgumentsSwapped(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return torch.where(self.mask[:T, :T], scores, float("-inf"))
+
+
+@mistake("03.causal_mask", hint="forward must only read the mask")
+class CausalMaskSlicesTheBuffer(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        self.mask = self.mask[:T, :T]  # shrinks the buffer for every later call
+        return scores.masked_fill(self.mask, float("-inf"))
+
+
+@mistake("03.causal_mask", hint="The masked positions hold 0, not -inf")
+class CausalMaskMultipliesByAllowed(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores * ~self.mask[:T, :T]
+
+
+@mistake("03.causal_mask", hint="the softmax comes after this module")
+class CausalMaskAppliesSoftmax(nn.Module):
+    __init__ = _init_causal
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf")).softmax(dim=-1)
+
+
 # -- 03.causal_mask: correct alternatives ----------------------------------------------------
 
 
@@ -447,6 +683,40 @@ class CausalMaskIndexAssign(nn.Module):
         out = scores.clone()
         out[..., self.causal[-T:, -T:]] = float("-inf")
         return out
+
+
+@correct("03.causal_mask")
+class CausalMaskInAChildModule(nn.Module):
+    """The buffer lives in a child module; narrow() to slice; math.inf."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        self.holder = nn.Module()
+        future = torch.triu(torch.full((max_len, max_len), True), diagonal=1)
+        self.holder.register_buffer("future", future, persistent=False)
+
+    def forward(self, scores):
+        n = scores.size(-2)
+        mask = self.holder.future.narrow(0, 0, n).narrow(1, 0, n)
+        return scores.masked_fill(mask.expand_as(scores), -math.inf)
+
+
+@correct("03.causal_mask")
+class CausalMaskAdditiveFromBuffer(nn.Module):
+    """An additive float mask made from the bool buffer on each call, and a second buffer."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        position = torch.arange(max_len)
+        self.register_buffer("blocked", position.unsqueeze(0) > position.unsqueeze(1), False)
+        self.register_buffer("neg_inf", torch.tensor(float("-inf")), persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        additive = torch.zeros_like(scores[..., :T, :T]).masked_fill(
+            self.blocked[:T, :T], self.neg_inf
+        )
+        return scores + additive
 
 
 # -- 03.freeze: mistakes ---------------------------------------------------------------------------
@@ -540,6 +810,64 @@ def freeze_detaches_data(model, prefixes):
     return frozen
 
 
+@mistake("03.freeze", hint="A prefix can name a single parameter")
+def freeze_dotted_only(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        if any(name.startswith(prefix + ".") for prefix in prefixes):  # misses name == prefix
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="compare each whole qualified name")
+def freeze_by_owner_module(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        owner = name.rpartition(".")[0]  # 'block.fc1' for 'block.fc1.weight'
+        if owner in prefixes or name in prefixes:
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="`prefix in name` also matches in the middle of a name")
+def freeze_substring(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        if any(prefix in name for prefix in prefixes):
+            param.requires_grad = False
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="instead of looking them up with get_submodule")
+def freeze_get_submodule(model, prefixes):
+    for prefix in prefixes:
+        model.get_submodule(prefix).requires_grad_(False)
+    return [name for name, param in model.named_parameters() if not param.requires_grad]
+
+
+@mistake("03.freeze", hint="state_dict() also holds buffers")
+def freeze_over_state_dict_keys(model, prefixes):
+    params = dict(model.named_parameters())
+    frozen = []
+    for name in model.state_dict():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            if name in params:
+                params[name].requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="some were frozen before this call")
+def freeze_returns_all_frozen(model, prefixes):
+    for name, param in model.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+    return [name for name, param in model.named_parameters() if not param.requires_grad]
+
+
 # -- 03.freeze: correct alternatives ------------------------------------------------------------
 
 
@@ -563,6 +891,35 @@ def freeze_by_name_parts(model, prefixes):
             param.requires_grad_(False)
             frozen.append(name)
     return frozen
+
+
+@correct("03.freeze")
+def freeze_by_ancestors(model, prefixes):
+    """Every dotted ancestor of a name ('block', 'block.fc1', 'block.fc1.weight') in a set."""
+    wanted = set(prefixes)
+    frozen = []
+    for name, param in model.named_parameters():
+        parts = name.split(".")
+        if any(".".join(parts[:k]) in wanted for k in range(1, len(parts) + 1)):
+            param.requires_grad = False
+            frozen.append(name)
+    return frozen
+
+
+@correct("03.freeze")
+def freeze_prefix_loop_then_order(model, prefixes):
+    """Prefixes in the outer loop into a set; names re-ordered by named_parameters()."""
+    chosen = set()
+    for prefix in prefixes:
+        for name, _ in model.named_parameters():
+            if name == prefix or name.startswith(f"{prefix}."):
+                chosen.add(name)
+    names = []
+    for name, param in model.named_parameters():
+        if name in chosen:
+            param.requires_grad_(False)
+            names.append(name)
+    return names
 
 
 # -- 03.checkpoint: mistakes ---------------------------------------------------------------------
@@ -705,6 +1062,74 @@ def save_all_load_returns_the_dict(path, model, optimizer, epoch):
     torch.save(checkpoint, path)
 
 
+def _save_all(path, model, optimizer, epoch):
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save(checkpoint, path)
+
+
+def _load_with_assign(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"], assign=True)  # the model takes new tensors
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@mistake(
+    "03.checkpoint",
+    hint="without assign=True",
+    extra={"load_checkpoint": _load_with_assign},
+)
+def save_all_load_with_assign(path, model, optimizer, epoch):
+    _save_all(path, model, optimizer, epoch)
+
+
+@mistake(
+    "03.checkpoint",
+    hint="model.half(), model.cpu() and model.to(...) convert or move the model itself",
+    extra={"load_checkpoint": _load_all},
+)
+def save_in_half_precision(path, model, optimizer, epoch):
+    state = model.half().state_dict()  # "half the file size", but it converts the model
+    torch.save({"model": state, "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+
+
+@mistake(
+    "03.checkpoint",
+    hint="use the same key names in both functions",
+    extra={"load_checkpoint": _load_all},
+)
+def save_with_other_keys(path, model, optimizer, epoch):
+    checkpoint = {
+        "model_state_dict": model.state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "epoch": epoch,
+    }
+    torch.save(checkpoint, path)
+
+
+def _load_next_epoch(path, model, optimizer):
+    return _load_all(path, model, optimizer) + 1  # "the epoch to resume from"
+
+
+@mistake(
+    "03.checkpoint",
+    hint="not the next one",
+    extra={"load_checkpoint": _load_next_epoch},
+)
+def save_all_load_next_epoch(path, model, optimizer, epoch):
+    _save_all(path, model, optimizer, epoch)
+
+
+@mistake(
+    "03.checkpoint",
+    hint="Saving must leave the optimizer as it is",
+    extra={"load_checkpoint": _load_all},
+)
+def save_then_reset_optimizer(path, model, optimizer, epoch):
+    _save_all(path, model, optimizer, epoch)
+    optimizer.state.clear()  # "free memory" after saving
+
+
 # -- 03.checkpoint: correct alternatives ---------------------------------------------------------
 
 
@@ -738,3 +1163,43 @@ def save_tuple_to_file_object(path, model, optimizer, epoch):
     """A tuple written to an open file; the epoch kept as a tensor."""
     with open(path, "wb") as f:
         torch.save((model.state_dict(), optimizer.state_dict(), torch.tensor(epoch)), f)
+
+
+def _load_callable_map_location(path, model, optimizer):
+    checkpoint = torch.load(path, map_location=lambda storage, _: storage, weights_only=True)
+    model.load_state_dict(checkpoint["model"], strict=True)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_callable_map_location})
+def save_keep_vars_and_rng(path, model, optimizer, epoch):
+    """Parameters saved as Parameters (keep_vars=True), plus the RNG state."""
+    checkpoint = {
+        "model": model.state_dict(keep_vars=True),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "rng": torch.get_rng_state(),
+    }
+    torch.save(checkpoint, path)
+
+
+def _load_copy_each_tensor(path, model, optimizer):
+    with open(path, "rb") as f:
+        checkpoint = torch.load(io.BytesIO(f.read()), map_location="cpu", weights_only=True)
+    own = model.state_dict()
+    with torch.no_grad():
+        for name, value in checkpoint["m"].items():
+            own[name].copy_(value)
+    optimizer.load_state_dict(checkpoint["o"])
+    return int(checkpoint["e"])
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_copy_each_tensor})
+def save_cpu_copies_through_bytes(path, model, optimizer, epoch):
+    """CPU copies of the state, a deep-copied optimizer state, bytes written by hand."""
+    state = {name: value.detach().cpu().clone() for name, value in model.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({"m": state, "o": copy.deepcopy(optimizer.state_dict()), "e": float(epoch)}, buffer)
+    with open(os.fspath(path), "wb") as f:
+        f.write(buffer.getvalue())

@@ -4,8 +4,10 @@ say what is wrong or different."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -77,6 +79,19 @@ def count_with_np_prod(model, trainable_only=False):
     )
 
 
+@mistake("04.count_parameters", hint="0 for a model that has parameters")
+def count_flag_compared(model, trainable_only=False):
+    # reads "trainable_only" as "requires_grad must equal the flag": with the default
+    # False it keeps only the frozen parameters
+    return sum(p.numel() for p in model.parameters() if p.requires_grad == trainable_only)
+
+
+@mistake("04.count_parameters", hint="changed the model it was given")
+def count_switching_to_eval(model, trainable_only=False):
+    model.eval()  # "nothing is trained while we count" (and the caller's model stays in eval)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
 # -- 04.count_parameters: correct alternatives ------------------------------------------------
 
 
@@ -108,6 +123,13 @@ def count_via_tensor_item(model, trainable_only=False):
     """A long tensor of sizes summed, then .item() (an int for an integer tensor)."""
     sizes = [p.nelement() for p in model.parameters() if p.requires_grad or not trainable_only]
     return torch.tensor(sizes, dtype=torch.long).sum().item()
+
+
+@correct("04.count_parameters")
+def count_over_a_set(model, trainable_only=False):
+    """Every place of every parameter, deduplicated by a set (a Parameter hashes by id)."""
+    unique = {p for _, p in model.named_parameters(remove_duplicate=False)}
+    return sum(p.numel() for p in unique if p.requires_grad >= trainable_only)
 
 
 # -- 04.find_modules: mistakes ----------------------------------------------------------------
@@ -180,6 +202,56 @@ def find_recursing_on_model(model, cls):
     return names
 
 
+@mistake("04.find_modules", hint="a walk of your own must skip the modules it has already met")
+def find_walk_without_memo(model, cls):
+    found = []
+
+    def walk(module, prefix):
+        if isinstance(module, cls):
+            found.append(prefix)
+        for name, child in module.named_children():  # a block shared by two parents: twice
+            walk(child, f"{prefix}.{name}" if prefix else name)
+
+    walk(model, "")
+    return found
+
+
+@mistake("04.find_modules", hint="full dotted name from the root")
+def find_child_names_only(model, cls):
+    found = [""] if isinstance(model, cls) else []
+
+    def walk(module):
+        for name, child in module.named_children():
+            if isinstance(child, cls):
+                found.append(name)  # "0", where "encoder.0" is meant
+            walk(child)
+
+    walk(model)
+    return found
+
+
+@mistake("04.find_modules", hint="not children before their parent")
+def find_post_order(model, cls):
+    found, seen = [], set()
+
+    def walk(module, prefix):
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        for name, child in module.named_children():
+            walk(child, f"{prefix}.{name}" if prefix else name)
+        if isinstance(module, cls):  # after the children: post-order
+            found.append(prefix)
+
+    walk(model, "")
+    return found
+
+
+@mistake("04.find_modules", hint="not the name of its class")
+def find_class_names(model, cls):
+    return [type(m).__name__ for m in model.modules() if isinstance(m, cls)]
+
+
 # -- 04.find_modules: correct alternatives ----------------------------------------------------
 
 
@@ -209,6 +281,22 @@ def find_recursive_walk(model, cls):
                 walk(child, f"{prefix}.{name}" if prefix else name)
 
     walk(model, "")
+    return found
+
+
+@correct("04.find_modules")
+def find_with_stack(model, cls):
+    """An explicit stack (children pushed in reverse) and a set of modules already seen."""
+    found, seen, stack = [], set(), [("", model)]
+    while stack:
+        name, module = stack.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        if isinstance(module, cls):
+            found.append(name)
+        children = [(f"{name}.{n}" if name else n, c) for n, c in module.named_children()]
+        stack.extend(reversed(children))
     return found
 
 
@@ -297,6 +385,34 @@ def replace_exact_type(model, cls, factory):
     return len(targets)
 
 
+@mistake("04.replace_modules", hint="A match inside another match")
+def replace_outer_first(model, cls, factory):
+    # pre-order: after "1" is replaced, the name "1.0" leads into what factory returned
+    targets = [(name, m) for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name, old in targets:
+        model.set_submodule(name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="a copy (copy.deepcopy) has modules of its own")
+def replace_in_a_copy(model, cls, factory):
+    model = copy.deepcopy(model)  # "do not change the caller's model" (but the task says to)
+    targets = [(name, m) for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name, old in reversed(targets):
+        model.set_submodule(name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="Replace each match at its place")
+def replace_rebinding_the_loop_variable(model, cls, factory):
+    count = 0
+    for name, module in list(model.named_modules()):
+        if name and isinstance(module, cls):
+            module = factory(module)  # rebinds the local name; the model is unchanged
+            count += 1
+    return count
+
+
 # -- 04.replace_modules: correct alternatives -------------------------------------------------
 
 
@@ -315,9 +431,10 @@ def replace_recursive_walk(model, cls, factory):
 
 @correct("04.replace_modules")
 def replace_via_parent(model, cls, factory):
-    """Names collected first, the parent found with get_submodule and rpartition."""
+    """Names collected first and sorted deepest first; the parent found with
+    get_submodule and rpartition."""
     names = [name for name, m in model.named_modules() if name and isinstance(m, cls)]
-    for name in names:
+    for name in sorted(names, key=lambda n: n.count("."), reverse=True):
         parent_name, _, child_name = name.rpartition(".")
         parent = model.get_submodule(parent_name)
         parent.add_module(child_name, factory(getattr(parent, child_name)))
@@ -326,12 +443,43 @@ def replace_via_parent(model, cls, factory):
 
 @correct("04.replace_modules")
 def replace_with_set_submodule(model, cls, factory):
-    """The matches collected in a dict, then set_submodule(strict=True)."""
+    """The matches collected in a dict, a match inside a replaced one skipped (it went
+    into factory with the outer one), then set_submodule(strict=True)."""
     targets = {name: m for name, m in model.named_modules() if isinstance(m, cls)}
     targets.pop("", None)  # the root stays
+    replaced = []
     for name, old in targets.items():
-        model.set_submodule(name, factory(old), strict=True)
-    return len(targets)
+        if not any(name.startswith(done + ".") for done in replaced):
+            model.set_submodule(name, factory(old), strict=True)
+            replaced.append(name)
+    return len(replaced)
+
+
+@correct("04.replace_modules")
+def replace_children_first(model, cls, factory):
+    """Post-order recursion: a child's own matches are replaced before the child itself,
+    so factory receives a module whose insides are already done."""
+    count = 0
+    for name, child in list(model.named_children()):
+        count += replace_children_first(child, cls, factory)
+        if isinstance(child, cls):
+            setattr(model, name, factory(child))
+            count += 1
+    return count
+
+
+@correct("04.replace_modules")
+def replace_through_parents(model, cls, factory):
+    """(parent, name, child) triples collected first, then setattr on each parent object."""
+    found = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if isinstance(child, cls)
+    ]
+    for parent, name, child in found:
+        setattr(parent, name, factory(child))
+    return len(found)
 
 
 # -- 04.describe: mistakes --------------------------------------------------------------------
@@ -430,7 +578,7 @@ def describe_parameters_only(model):
     return [_row(n, "parameter", p, p.requires_grad) for n, p in model.named_parameters()]
 
 
-@mistake("04.describe", hint="A shared or tied parameter got two rows")
+@mistake("04.describe", hint="got two rows")
 def describe_with_duplicates(model):
     rows = [
         _row(n, "parameter", p, p.requires_grad)
@@ -448,6 +596,49 @@ def describe_numel_tensor(model):
         row["numel"] = torch.tensor(p.shape).prod()  # a 0-dim tensor, not an int
         rows.append(row)
     rows += [_row(n, "buffer", b, False) for n, b in model.named_buffers()]
+    return rows
+
+
+@mistake("04.describe", hint="kind says where the tensor is registered")
+def describe_kind_from_requires_grad(model):
+    named = list(model.named_parameters()) + list(model.named_buffers())
+    # a frozen parameter comes out as a "buffer"
+    return [
+        _row(n, "parameter" if t.requires_grad else "buffer", t, t.requires_grad) for n, t in named
+    ]
+
+
+@mistake("04.describe", hint="not 'weight'")
+def describe_own_names(model):
+    rows = []
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):  # "weight", not "0.weight"
+            rows.append(_row(name, "parameter", p, p.requires_grad))
+    for module in model.modules():
+        for name, b in module.named_buffers(recurse=False):
+            rows.append(_row(name, "buffer", b, False))
+    return rows
+
+
+@mistake("04.describe", hint="not each module's parameters and buffers together")
+def describe_module_by_module(model):
+    rows = []
+    for prefix, module in model.named_modules():
+        for name, p in module.named_parameters(prefix=prefix, recurse=False):
+            rows.append(_row(name, "parameter", p, p.requires_grad))
+        for name, b in module.named_buffers(prefix=prefix, recurse=False):
+            rows.append(_row(name, "buffer", b, False))
+    return rows
+
+
+@mistake("04.describe", hint="numel is p.numel(), the number of values")
+def describe_numel_as_len(model):
+    rows = []
+    for kind, named in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in named:
+            row = _row(name, kind, tensor, kind == "parameter" and tensor.requires_grad)
+            row["numel"] = len(tensor) if tensor.dim() else 1  # the first dimension only
+            rows.append(row)
     return rows
 
 
@@ -487,3 +678,23 @@ def describe_one_loop(model):
                 }
             )
     return rows
+
+
+@correct("04.describe")
+def describe_with_a_generator(model):
+    """A generator of OrderedDicts, listed; trainable from requires_grad for both kinds
+    (a buffer's is False)."""
+
+    def rows():
+        for name, p in model.named_parameters():
+            yield OrderedDict(
+                name=name, kind="parameter", shape=tuple(p.size()), numel=p.numel(),
+                trainable=p.requires_grad,
+            )  # fmt: skip
+        for name, b in model.named_buffers():
+            yield OrderedDict(
+                name=name, kind="buffer", shape=tuple(b.size()), numel=b.numel(),
+                trainable=b.requires_grad,
+            )  # fmt: skip
+
+    return list(rows())
