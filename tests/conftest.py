@@ -14,6 +14,8 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import KernelManager
 from traitlets import default
 
+from helpers.build import solution_file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,12 +27,13 @@ def is_check_cell(source: str) -> bool:
 def solution_namespace(notebook: str) -> dict:
     """Run a solution notebook's code cells, except its check cells, in a fresh dict
     (what they print is discarded)."""
-    nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / solution_file(notebook), as_version=4)
     namespace: dict = {"__name__": f"solution_{notebook}"}
     with contextlib.redirect_stdout(io.StringIO()):
         for cell in nb.cells:
             if cell.cell_type == "code" and not is_check_cell(cell.source):
-                exec(compile(cell.source, f"solutions/{notebook}.ipynb", "exec"), namespace)
+                code = compile(cell.source, f"solutions/{solution_file(notebook)}", "exec")
+                exec(code, namespace)
     return namespace
 
 

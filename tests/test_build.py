@@ -5,12 +5,23 @@ from __future__ import annotations
 import runpy
 import shutil
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from helpers.__main__ import main
-from helpers.build import BuildError, build, exercise_from_solution, stub_source
+from helpers.build import (
+    METADATA_KEY,
+    BuildError,
+    build,
+    exercise_file,
+    exercise_from_solution,
+    solution_file,
+    stub_source,
+)
+
+ROOT_SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
 
 def test_exercises_equal_what_the_build_writes(root):
@@ -19,10 +30,11 @@ def test_exercises_equal_what_the_build_writes(root):
 
 
 def test_every_solution_has_its_exercise_and_lesson(root):
-    solutions = {p.name for p in (root / "solutions").glob("*.ipynb")}
-    assert solutions
-    assert solutions == {p.name for p in (root / "exercises").glob("*.ipynb")}
-    assert solutions <= {p.name for p in (root / "notebooks").glob("*.ipynb")}
+    lessons = {p.stem for p in (root / "notebooks").glob("*.ipynb")}
+    solved = {p.stem.removesuffix("_solution") for p in (root / "solutions").glob("*.ipynb")}
+    assert solved and solved <= lessons
+    assert {solution_file(n) for n in solved} == {p.name for p in (root / "solutions").iterdir()}
+    assert {exercise_file(n) for n in solved} == {p.name for p in (root / "exercises").iterdir()}
 
 
 def test_region_becomes_a_stub_at_its_indentation():
@@ -68,7 +80,7 @@ def test_malformed_markers_are_reported(source, problem):
 
 
 def test_outputs_and_counts_are_cleared_and_markdown_kept(root):
-    solution = nbformat.read(root / "solutions" / "01_module.ipynb", as_version=4)
+    solution = nbformat.read(root / "solutions" / "01_module_solution.ipynb", as_version=4)
     exercise = exercise_from_solution(solution)
     assert any(c.get("outputs") for c in solution.cells)  # the solution keeps its outputs
     for before, after in zip(solution.cells, exercise.cells, strict=True):
@@ -102,3 +114,18 @@ def test_cli_runs_as_python_m_helpers(root, monkeypatch, capsys):
 def test_cli_refuses_a_folder_without_solutions(tmp_path, capsys):
     assert main(["build", "--root", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_exercise_file_and_metadata_come_from_the_solution_name(tmp_path):
+    shutil.copytree(ROOT_SOLUTIONS, tmp_path / "solutions")
+    build(tmp_path)
+    written = nbformat.read(tmp_path / "exercises" / "01_module_exercise.ipynb", as_version=4)
+    assert written.metadata[METADATA_KEY] == {"lesson": "01", "notebook": "01_module"}
+    assert not (tmp_path / "exercises" / "01_module_solution.ipynb").exists()
+
+
+def test_a_solution_without_the_suffix_is_refused(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    shutil.copy(ROOT_SOLUTIONS / "01_module_solution.ipynb", tmp_path / "solutions" / "01_x.ipynb")
+    with pytest.raises(BuildError, match="NN_topic_solution"):
+        build(tmp_path)

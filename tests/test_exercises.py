@@ -12,6 +12,7 @@ import pytest
 from conftest import ROOT, ThisEnvironmentKernel, is_check_cell
 from nbclient import NotebookClient
 
+from helpers.build import METADATA_KEY, exercise_file, lesson_metadata, solution_file
 from helpers.grading import TASKS
 
 pytestmark = pytest.mark.kernel
@@ -33,21 +34,30 @@ def check_cells(nb) -> dict[str, nbformat.NotebookNode]:
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 @pytest.mark.parametrize("folder", ["exercises", "solutions"])
 def test_every_task_has_its_one_line_check_cell(folder, notebook):
-    nb = nbformat.read(ROOT / folder / f"{notebook}.ipynb", as_version=4)
+    file = exercise_file(notebook) if folder == "exercises" else solution_file(notebook)
+    nb = nbformat.read(ROOT / folder / file, as_version=4)
     expected = {t.id for t in TASKS.values() if t.notebook == notebook}
     assert set(check_cells(nb)) == expected
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_committed_solution_shows_every_check_passing(notebook):
-    nb = nbformat.read(ROOT / "solutions" / f"{notebook}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "solutions" / solution_file(notebook), as_version=4)
     for task_id, cell in check_cells(nb).items():
         shown = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
         assert shown.startswith(f"✓ {task_id}: passed"), shown
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_exercise_metadata_names_its_lesson(notebook):
+    """The grader finds a submission's lesson in its metadata, not in its file name."""
+    nb = nbformat.read(ROOT / "exercises" / exercise_file(notebook), as_version=4)
+    assert nb.metadata[METADATA_KEY] == lesson_metadata(notebook)
+    assert nb.metadata[METADATA_KEY]["lesson"] == notebook[:2]
+
+
 def run_exercise_with_stubs(notebook: str) -> None:
-    nb = nbformat.read(ROOT / "exercises" / f"{notebook}.ipynb", as_version=4)
+    nb = nbformat.read(ROOT / "exercises" / exercise_file(notebook), as_version=4)
     task_ids = sorted(check_cells(nb))
     first = TASKS[task_ids[0]]
     # One more cell asks the kernel for each task's status after the notebook ran, and

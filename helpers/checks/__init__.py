@@ -3,7 +3,7 @@
 Importing this package imports every lesson's module, which registers its tasks.
 """
 
-from helpers.checks import module_01, module_02, module_03, module_04
+from helpers.checks import lesson01, lesson02, lesson03, lesson04
 from helpers.checks.core import REGISTRY
 
-__all__ = ["REGISTRY", "module_01", "module_02", "module_03", "module_04"]
+__all__ = ["REGISTRY", "lesson01", "lesson02", "lesson03", "lesson04"]
