@@ -7,32 +7,52 @@ import random
 import re
 
 import numpy as np
+import pytest
 import torch
 
 from helpers import get_device, print_versions, seed_everything
 
 
-def test_get_device_falls_back_to_cpu_when_nothing_else(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+def _machine(monkeypatch, accelerator: str | None, *, legacy: bool = False) -> None:
+    """Pretend this machine has ``accelerator`` (torch.accelerator, or legacy probes)."""
+    cuda, mps = accelerator == "cuda", accelerator == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    if legacy:
+        monkeypatch.delattr(torch, "accelerator")
+        return
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: accelerator is not None)
+    found = torch.device(accelerator) if accelerator else None
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *a, **k: found)
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["torch.accelerator", "fallback"])
+def test_get_device_falls_back_to_cpu_when_nothing_else(monkeypatch, legacy):
+    _machine(monkeypatch, None, legacy=legacy)
     assert get_device() == torch.device("cpu")
     assert get_device(prefer="cuda") == torch.device("cpu")
 
 
-def test_get_device_prefers_cuda_then_mps(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert get_device() == torch.device("cuda")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert get_device() == torch.device("mps")
+@pytest.mark.parametrize("legacy", [False, True], ids=["torch.accelerator", "fallback"])
+@pytest.mark.parametrize("kind", ["cuda", "mps"])
+def test_get_device_takes_the_accelerator(monkeypatch, legacy, kind):
+    _machine(monkeypatch, kind, legacy=legacy)
+    assert get_device() == torch.device(kind)
     assert get_device(prefer="cpu") == torch.device("cpu")
+    assert get_device(prefer=kind) == torch.device(kind)
+
+
+def test_get_device_asks_torch_accelerator_first(monkeypatch):
+    """An accelerator torch knows (here XPU) is found without a probe of its own."""
+    _machine(monkeypatch, "xpu")
+    assert get_device() == torch.device("xpu")
+    assert get_device(prefer="xpu") == torch.device("xpu")
 
 
 def test_get_device_is_decided_when_called(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    _machine(monkeypatch, "cuda")
     first = get_device()
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    _machine(monkeypatch, None)
     assert (first.type, get_device().type) == ("cuda", "cpu")
 
 
