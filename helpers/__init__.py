@@ -5,8 +5,10 @@ One module per concern:
 - ``helpers.device``: ``get_device()``, decided when called;
 - ``helpers.seeding``: ``seed_everything(seed)``;
 - ``helpers.versions``: ``print_versions(device)`` for a lesson's setup cell;
+- ``helpers.plots``: the drawings lessons call (module trees, yes/no tables);
 - ``helpers.grading``: ``run_check(task_id, namespace)`` and ``TASKS``;
-- ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``.
+- ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``;
+- ``helpers.tasklist``: ``python -m helpers tasks`` prints every task and its statement.
 
 ``from helpers import get_device, print_versions, seed_everything`` works as usual; the
 modules load on first use, so ``import helpers`` alone does not import torch (the

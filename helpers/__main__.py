@@ -1,4 +1,10 @@
-"""Command line: ``python -m helpers build [--check] [--root DIR]``."""
+"""Command line.
+
+- ``python -m helpers build [--check] [--root DIR]``: write ``exercises/`` from
+  ``solutions/`` (with ``--check``, only report what differs);
+- ``python -m helpers tasks [--root DIR]``: print every graded task with its statement
+  (markdown), for instructors.
+"""
 
 from __future__ import annotations
 
@@ -19,11 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument(
         "--root", type=Path, default=Path.cwd(), help="the course folder (default: here)"
     )
+    tasks_cmd = commands.add_parser("tasks", help="print every graded task and its statement")
+    tasks_cmd.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the course folder (default: here)"
+    )
     args = parser.parse_args(argv)
 
     if not (args.root / "solutions").is_dir():
         print(f"error: {args.root / 'solutions'} is not a folder", file=sys.stderr)
         return 2
+    if args.command == "tasks":
+        from helpers.tasklist import task_list_markdown
+
+        print(task_list_markdown(args.root), end="")
+        return 0
     try:
         differing = build(args.root, check=args.check)
     except BuildError as exc:
