@@ -37,7 +37,18 @@ _WALK_HINTS = (
     (
         "changed size during iteration",
         "A dict of submodules changed while a loop walked it: collect the matches "
-        "first (list(model.named_modules())), then replace them.",
+        "first (list(model.named_modules(remove_duplicate=False))), then replace them.",
+    ),
+    (
+        "cannot unpack non-iterable",
+        "modules() and children() yield the modules alone; named_modules() and "
+        "named_children() yield the (name, module) pairs to unpack.",
+    ),
+    (
+        "values to unpack",
+        "Unpack (name, x) pairs only from the named_* methods (named_modules(), "
+        "named_parameters(), named_buffers()); modules(), parameters() and buffers() "
+        "yield the objects alone.",
     ),
 )
 
@@ -181,6 +192,28 @@ class _Odd(nn.Module):
 
 # -- 04.count_parameters ------------------------------------------------------------------------
 
+# Ways of adding up that fail on a model with nothing to add (no parameters, or none
+# trainable): sum(...) gives 0 there.
+_COUNT_HINTS = (
+    (
+        "expected a non-empty list of Tensors",
+        "parameters_to_vector (torch.cat) fails on a model with no parameters (or with "
+        "trainable_only=True, none trainable): add up p.numel() with sum(...), which "
+        "gives 0 when there is nothing to count.",
+    ),
+    (
+        "non-empty TensorList",
+        "torch.stack fails on an empty list, which a model with no parameters gives: add "
+        "up p.numel() with sum(...), which gives 0 when there is nothing to count.",
+    ),
+    (
+        "empty iterable",
+        "reduce() without a start value fails on a model with no parameters: add up "
+        "p.numel() with sum(...) (or give reduce the start value 0).",
+    ),
+    *_WALK_HINTS,
+)
+
 
 def _numel(tensors) -> int:
     return sum(p.numel() for p in tensors)
@@ -244,12 +277,12 @@ def _expect_count(
     before = _model_state(model)
     if trainable_only is None:
         what = f"count_parameters({name})"
-        got = t.call(count_parameters, model, hints=_WALK_HINTS, what=what)
+        got = t.call(count_parameters, model, hints=_COUNT_HINTS, what=what)
         only = False
     else:
         what = f"count_parameters({name}, trainable_only={trainable_only})"
         got = t.call(
-            count_parameters, model, trainable_only=trainable_only, hints=_WALK_HINTS, what=what
+            count_parameters, model, trainable_only=trainable_only, hints=_COUNT_HINTS, what=what
         )
         only = trainable_only
     _expect_unchanged(t, model, before, what)
@@ -334,6 +367,15 @@ def _expect_count(
             "over model.modules() counts nested ones again: use model.parameters() once.",
         ),
     ]
+    if params and all(p.dim() and p.shape[0] == 2 for p in params):
+        diagnoses.append(
+            (
+                sum(p.numel() // 2 for p in params),
+                "parameters() yields the tensors alone: `for name, p in model.parameters()` "
+                "unpacks each tensor's two rows; write `for p in model.parameters()` (or "
+                "use named_parameters() for (name, p) pairs).",
+            )
+        )
     if only:
         diagnoses += [
             (
@@ -560,11 +602,23 @@ class _Wrapped(nn.Module):
         self.inner = inner
 
 
+class _TwoParents(nn.Module):
+    """One Linear under two different parents (`enc.0` in a Sequential, `dec.1` in a
+    ModuleList), and a Linear of its own (`out`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        shared = nn.Linear(4, 4)
+        self.enc = nn.Sequential(shared, nn.ReLU())
+        self.dec = nn.ModuleList([nn.Tanh(), shared])
+        self.out = nn.Linear(4, 2)
+
+
 _RESEARCH_HINT = (
     "Do not search inside what factory returns: collect the matches first (e.g. "
-    "list(model.named_modules())), then replace them; replacing children while iterating "
-    "modules() makes the loop walk into the new modules, and recursing into a replaced "
-    "child searches factory's output."
+    "list(model.named_modules(remove_duplicate=False))), then replace them; replacing "
+    "children while iterating modules() makes the loop walk into the new modules, and "
+    "recursing into a replaced child searches factory's output."
 )
 
 
@@ -574,6 +628,21 @@ _NESTED_HINT = (
     "module. Replace the inner matches first (go through the matches deepest first, "
     "e.g. reversed(...)), or leave them inside the outer one; never change what factory "
     "returned."
+)
+
+
+_REVISIT_HINT = (
+    "A module shared by two parents was walked twice: the second time it already held "
+    "factory's output, which was then searched and changed. Collect every place first "
+    "(list(model.named_modules(remove_duplicate=False))), or keep a set of the modules "
+    "already walked and do not enter one again."
+)
+
+
+_SHARED_CALL_HINT = (
+    "A module registered at several places gets ONE factory call: keep a dict from each "
+    "old module to its new one, and put that same new module at every place, so the "
+    "places still share one module."
 )
 
 
@@ -598,11 +667,16 @@ class _Factory:
     """The check's factory: makes the new modules and watches how it is called."""
 
     def __init__(
-        self, make: Callable[[nn.Module], nn.Module], root: nn.Module, again_hint: str
+        self,
+        make: Callable[[nn.Module], nn.Module],
+        root: nn.Module,
+        again_hint: str,
+        places: dict[int, int],
     ) -> None:
         self.make = make
         self.root = root
-        self.again_hint = again_hint  # for a second call on a module already replaced
+        self.again_hint = again_hint  # for a call on what factory returned
+        self.places = places  # id(module) -> how many places it has in the model
         self.calls: list[nn.Module] = []
         self.made: dict[int, nn.Module] = {}  # id(old) -> new
         self.old_ids = {id(m) for m in root.modules()}
@@ -626,9 +700,17 @@ class _Factory:
                 "Replace submodules only: the root (the model itself, named '' in "
                 "named_modules()) is never replaced and does not count.",
             )
-        if any(old is new for new in self.made.values()) or any(old is c for c in self.calls):
+        if any(old is new for new in self.made.values()):
+            raise _FactoryMisuse("factory was called on a module it had returned", self.again_hint)
+        if any(old is c for c in self.calls):
+            if self.places.get(id(old), 0) > 1:
+                raise _FactoryMisuse(
+                    f"factory was called twice on one {type(old).__name__} registered at "
+                    f"{self.places[id(old)]} places",
+                    _SHARED_CALL_HINT,
+                )
             raise _FactoryMisuse(
-                "factory was called again on a module it had already replaced or returned",
+                "factory was called again on a module it had already replaced",
                 self.again_hint,
             )
         self.calls.append(old)
@@ -646,20 +728,36 @@ def _call_replace(
     factory: _Factory,
     what: str,
 ) -> Any:
+    # getattr does not follow dots: getattr(model, "enc.0") names the failing path.
+    dotted = {name for name, _ in model.named_modules(remove_duplicate=False) if "." in name}
+    hints = [
+        (
+            f"attribute '{name}'",
+            f"getattr(model, {name!r}) looks for one attribute literally named {name!r}: "
+            "getattr and setattr do not follow dots; use model.get_submodule(name) "
+            "(and model.set_submodule(name, new)).",
+        )
+        for name in sorted(dotted)
+    ]
+    hints += [
+        (
+            "has no attribute `",
+            "A name that led to a match no longer exists when it is used: a module on its "
+            "path was already replaced. " + _NESTED_HINT,
+        ),
+        *_WALK_HINTS,
+    ]
     try:
-        return t.call(replace_modules, model, cls, factory, hints=_WALK_HINTS, what=what)
+        return t.call(replace_modules, model, cls, factory, hints=hints, what=what)
     except _FactoryMisuse as misuse:
         t.fail(misuse.headline, hint=misuse.hint)
 
 
 def _dotted_children(model: nn.Module) -> list[str]:
-    """Children registered under a name with a dot (what setattr(model, "a.b", m) does)."""
-    return [
-        name
-        for _, m in model.named_modules(remove_duplicate=False)
-        for name in m._modules
-        if "." in name
-    ]
+    """Children registered under a name with a dot (what setattr(model, "a.b", m) does).
+
+    Walks each module once (a learner's code may have made a cycle)."""
+    return [name for m in model.modules() for name in m._modules if "." in name]
 
 
 @task(
@@ -725,6 +823,61 @@ def check_replace_modules(t: Checker) -> None:
             "nn.Sequential",
         )
 
+    with t.probe(
+        "one ReLU at indices 1 and 3 of a Sequential: one factory call, the same new "
+        "module at both places, returns 1"
+    ):
+        relu = nn.ReLU()
+        model = nn.Sequential(nn.Linear(3, 4), relu, nn.Linear(4, 4), relu)
+        _expect_replaced(
+            t,
+            replace_modules,
+            model,
+            nn.ReLU,
+            lambda old: nn.GELU(),
+            "nn.Sequential(Linear, relu, Linear, relu)",
+            "nn.ReLU",
+        )
+
+    with t.probe(
+        "one Linear under two parents (enc.0 and dec.1), wrapped: one factory call, the "
+        "same new module at both places, returns 2"
+    ):
+        _expect_replaced(
+            t,
+            replace_modules,
+            _TwoParents(),
+            nn.Linear,
+            _Wrapped,
+            "a model with a Linear under two parents",
+            "nn.Linear",
+        )
+
+    with t.probe(
+        "a block shared by two parents, a Linear under two names of the root, a tied "
+        "weight; wrapped"
+    ):
+        _expect_replaced(
+            t,
+            replace_modules,
+            _Shared(),
+            nn.Linear,
+            lambda old: nn.Sequential(old, nn.Dropout(0.1)),
+            "a model with shared modules",
+            "nn.Linear",
+        )
+
+    with t.probe("a shared Sequential inside two matching Sequentials, wrapped"):
+        _expect_replaced(
+            t,
+            replace_modules,
+            _Shared(),
+            nn.Sequential,
+            _Wrapped,
+            "a model with shared modules",
+            "nn.Sequential",
+        )
+
     with t.probe("no match: nothing changes, returns 0"):
         _expect_replaced(
             t,
@@ -760,17 +913,22 @@ def _expect_replaced(
     cls_text: str,
 ) -> None:
     what = f"replace_modules({model_text}, {cls_text}, factory)"
-    before = list(model.named_modules())
-    targets = [(name, m) for name, m in before if name and isinstance(m, cls)]
+    # Every place of every module: a shared module has several.
+    before = [(n, m) for n, m in model.named_modules(remove_duplicate=False) if n]
+    places: dict[int, int] = {}
+    for _, m in before:
+        places[id(m)] = places.get(id(m), 0) + 1
+    targets = [(name, m) for name, m in before if isinstance(m, cls)]
     target_ids = {id(m) for _, m in targets}
     kept = [
         (name, m)
         for name, m in before
-        if name
-        and not any(name == t_name or name.startswith(t_name + ".") for t_name, _ in targets)
+        if not any(name == t_name or name.startswith(t_name + ".") for t_name, _ in targets)
     ]
     nested = any(n.startswith(o + ".") for n, _ in targets for o, _ in targets)
-    factory = _Factory(make, model, _NESTED_HINT if nested else _RESEARCH_HINT)
+    shared = any(count > 1 for count in places.values())
+    again_hint = _NESTED_HINT if nested else _REVISIT_HINT if shared else _RESEARCH_HINT
+    factory = _Factory(make, model, again_hint, places)
     got = _call_replace(t, replace_modules, model, cls, factory, what)
 
     strays = [m for m in factory.calls if id(m) not in target_ids]
@@ -787,6 +945,13 @@ def _expect_replaced(
             got=f"factory({type(strays[0]).__name__} module)",
             hint="Replace only the modules m with isinstance(m, cls).",
         )
+    edited = factory.changed_outputs()
+    if edited:
+        t.fail(
+            "a module that factory returned was changed afterwards",
+            got=f"a child of the new {type(edited[0]).__name__} was added or replaced",
+            hint=again_hint if again_hint != _RESEARCH_HINT else _NESTED_HINT,
+        )
     dotted = _dotted_children(model)
     if dotted:
         t.fail(
@@ -796,52 +961,26 @@ def _expect_replaced(
             "and leaves the old module in place: use model.set_submodule(name, new), or "
             "setattr on the parent module with the last part of the name.",
         )
-    edited = factory.changed_outputs()
-    if edited:
-        t.fail(
-            "a module that factory returned was changed afterwards",
-            got=f"a child of the new {type(edited[0]).__name__} was added or replaced",
-            hint=_NESTED_HINT,
-        )
-    missing = []
+    missing: list[tuple[str, nn.Module, nn.Module | None]] = []  # (place, old, what is there)
+    new_places = 0  # places that now hold factory's module for their old one
     for name, old in targets:
-        # A match nested in other matches: either left as it was, inside the old module of
-        # the nearest match around it (which factory received), or replaced in there.
+        # A match nested in other matches sits inside the old module of the nearest match
+        # around it (which factory received): there it is either left as it was or
+        # replaced by factory's module for it. Any other match must be replaced.
         around = [(o_name, o) for o_name, o in targets if name.startswith(o_name + ".")]
-        if around and id(old) not in factory.made:
-            continue
         parent_name, parent = max(around, key=lambda a: len(a[0]), default=("", model))
         path = name[len(parent_name) + 1 :] if parent_name else name
         try:
             now = parent.get_submodule(path)
         except AttributeError:
             now = None
-        if id(old) not in factory.made or now is not factory.made[id(old)]:
-            missing.append((name, old))
+        new = factory.made.get(id(old))
+        if new is not None and now is new:
+            new_places += 1
+        elif not (around and now is old):
+            missing.append((name, old, now))
     if missing:
-        missing_names = {name for name, _ in missing}
-        replaced_names = [name for name, _ in targets if name not in missing_names]
-        if all(type(old) is not cls for _, old in missing):
-            hint = (
-                "Subclasses count too: replace every m with isinstance(m, cls), not only "
-                "type(m) == cls."
-            )
-        elif all("." in n for n in missing_names) and all("." not in n for n in replaced_names):
-            hint = (
-                "Only the direct children were replaced: replace at any depth (walk "
-                "named_modules(), or recurse into every child that was not replaced)."
-            )
-        else:
-            hint = (
-                "Replace each match at its place: model.set_submodule(name, factory(old)) "
-                "for each (name, old) found with named_modules(), the root excluded."
-            )
-        t.fail(
-            f"{what} did not replace every instance of {cls_text}",
-            expected=f"replaced: {[name for name, _ in targets]}",
-            got=f"not replaced: {sorted(missing_names)}",
-            hint=hint,
-        )
+        _fail_missing(t, what, cls, cls_text, targets, missing, factory, places)
     changed = []
     for name, m in kept:
         try:
@@ -856,7 +995,7 @@ def _expect_replaced(
             got=f"changed: {changed}",
             hint="Leave every other module where it is, as it is.",
         )
-    replaced = len(factory.calls)  # every target but matches left inside another one
+    replaced = len(factory.calls)  # one per module replaced, however many places it has
     if not _is_int(got):
         t.fail(
             f"{what} did not return an int",
@@ -867,16 +1006,78 @@ def _expect_replaced(
             else "The function returns None: `return` how many submodules were replaced.",
         )
     if int(got) != replaced:
-        root_counted = isinstance(model, cls) and int(got) == replaced + 1
+        if isinstance(model, cls) and int(got) == replaced + 1:
+            hint = (
+                "The root is not replaced, so it does not count: count only the submodules "
+                "you replaced."
+            )
+        elif int(got) == new_places:
+            hint = (
+                "A shared module counts once: return how many modules were replaced (one "
+                "per factory call), not how many places they sat at."
+            )
+        else:
+            hint = "Return how many submodules were replaced (one per factory call)."
         t.fail(
             f"{what} returned the wrong count",
             expected=str(replaced),
             got=str(int(got)),
-            hint="The root is not replaced, so it does not count: count only the submodules "
-            "you replaced."
-            if root_counted
-            else "Return how many submodules were replaced (one per factory call).",
+            hint=hint,
         )
+
+
+def _fail_missing(
+    t: Checker,
+    what: str,
+    cls: type,
+    cls_text: str,
+    targets: list[tuple[str, nn.Module]],
+    missing: list[tuple[str, nn.Module, nn.Module | None]],
+    factory: _Factory,
+    places: dict[int, int],
+) -> None:
+    """Fail for the places of matches that do not hold factory's module; say why."""
+    missing_names = {name for name, _, _ in missing}
+    got = f"not replaced: {[name for name, _, _ in missing]}"
+    replaced_names = [name for name, _ in targets if name not in missing_names]
+    if all(places[id(old)] > 1 and id(old) in factory.made for _, old, _ in missing):
+        if all(now is old for _, old, now in missing):
+            hint = (
+                "A module registered at several places was not replaced at every place: "
+                "named_modules() and named_children() give a shared module once, at its "
+                "first place; find every place with named_modules(remove_duplicate=False) "
+                "and put the one new module at each."
+            )
+        else:
+            got = f"another module than factory's at: {[name for name, _, _ in missing]}"
+            hint = (
+                "Every place of a shared module must hold the same new module object, the "
+                "one factory returned (one call, sharing kept): a copy or a second new "
+                "module at another place breaks the sharing."
+            )
+    elif all(type(old) is not cls for _, old, _ in missing):
+        hint = (
+            "Subclasses count too: replace every m with isinstance(m, cls), not only "
+            "type(m) == cls."
+        )
+    elif all("." in n for n in missing_names) and all("." not in n for n in replaced_names):
+        hint = (
+            "Only the direct children were replaced: replace at any depth (walk "
+            "named_modules(remove_duplicate=False), or recurse into every child that was "
+            "not replaced)."
+        )
+    else:
+        hint = (
+            "Replace each match at its place: model.set_submodule(name, new) for each "
+            "(name, old) found with named_modules(remove_duplicate=False), the root "
+            "excluded, where new = factory(old)."
+        )
+    t.fail(
+        f"{what} did not replace every instance of {cls_text}",
+        expected=f"replaced: {[name for name, _ in targets]}",
+        got=got,
+        hint=hint,
+    )
 
 
 # -- 04.describe --------------------------------------------------------------------------------

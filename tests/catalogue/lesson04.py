@@ -5,12 +5,15 @@ say what is wrong or different."""
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
+import operator
 from collections import OrderedDict
 
 import numpy as np
 import torch
+from torch import nn
 
 from catalogue import correct, mistake
 
@@ -90,6 +93,24 @@ def count_flag_compared(model, trainable_only=False):
 def count_switching_to_eval(model, trainable_only=False):
     model.eval()  # "nothing is trained while we count" (and the caller's model stays in eval)
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@mistake("04.count_parameters", hint="parameters_to_vector (torch.cat) fails on a model with no")
+def count_with_parameters_to_vector(model, trainable_only=False):
+    params = [p for p in model.parameters() if p.requires_grad or not trainable_only]
+    return torch.nn.utils.parameters_to_vector(params).numel()  # torch.cat([]) raises
+
+
+@mistake("04.count_parameters", hint="reduce() without a start value fails")
+def count_with_reduce(model, trainable_only=False):
+    sizes = (p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+    return functools.reduce(operator.add, sizes)  # no start value: fails on no parameters
+
+
+@mistake("04.count_parameters", hint="unpacks each tensor's two rows")
+def count_unpacking_parameters(model, trainable_only=False):
+    # parameters() yields tensors: a (2, 3) weight unpacks into its two rows
+    return sum(p.numel() for name, p in model.parameters() if p.requires_grad or not trainable_only)
 
 
 # -- 04.count_parameters: correct alternatives ------------------------------------------------
@@ -250,6 +271,11 @@ def find_post_order(model, cls):
 @mistake("04.find_modules", hint="not the name of its class")
 def find_class_names(model, cls):
     return [type(m).__name__ for m in model.modules() if isinstance(m, cls)]
+
+
+@mistake("04.find_modules", hint="modules() and children() yield the modules alone")
+def find_unpacking_modules(model, cls):
+    return [name for name, m in model.modules() if isinstance(m, cls)]  # no names there
 
 
 # -- 04.find_modules: correct alternatives ----------------------------------------------------
@@ -413,73 +439,220 @@ def replace_rebinding_the_loop_variable(model, cls, factory):
     return count
 
 
+@mistake("04.replace_modules", hint="was not replaced at every place")
+def replace_first_place_only(model, cls, factory):
+    # the old reference: named_modules() gives a shared module once, at its first place
+    targets = [(name, m) for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name, old in reversed(targets):
+        model.set_submodule(name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="gets ONE factory call")
+def replace_factory_per_place(model, cls, factory):
+    # every place is found, but each place gets a factory call of its own
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    for name, old in reversed(places):
+        model.set_submodule(name, factory(old))
+    return len(places)
+
+
+@mistake("04.replace_modules", hint="A shared module counts once")
+def replace_counts_places(model, cls, factory):
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new = {}
+    for name, old in reversed(places):
+        if old not in new:
+            new[old] = factory(old)
+        model.set_submodule(name, new[old])
+    return len(places)  # a module at two places counted twice
+
+
+@mistake("04.replace_modules", hint="must hold the same new module object")
+def replace_copy_at_other_places(model, cls, factory):
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new = {}
+    for name, old in reversed(places):
+        if old in new:
+            model.set_submodule(name, copy.deepcopy(new[old]))  # a copy: sharing broken
+        else:
+            new[old] = factory(old)
+            model.set_submodule(name, new[old])
+    return len(new)
+
+
+@mistake("04.replace_modules", hint="A module shared by two parents was walked twice")
+def replace_recursion_revisits_shared(model, cls, factory, new=None):
+    # a memo of replacements, but no memo of modules already walked: a block shared by
+    # two parents is entered twice, the second time holding factory's output
+    new = {} if new is None else new
+    for name, child in list(model._modules.items()):
+        if child in new:
+            setattr(model, name, new[child])
+        elif isinstance(child, cls):
+            new[child] = factory(child)
+            setattr(model, name, new[child])
+        else:
+            replace_recursion_revisits_shared(child, cls, factory, new)
+    return len(new)
+
+
+@mistake("04.replace_modules", hint="getattr and setattr do not follow dots")
+def replace_getattr_dotted_parent(model, cls, factory):
+    targets = [(name, m) for name, m in model.named_modules() if name and isinstance(m, cls)]
+    for name, old in reversed(targets):
+        parent_name, _, child_name = name.rpartition(".")
+        parent = getattr(model, parent_name) if parent_name else model  # "blocks.0": no
+        setattr(parent, child_name, factory(old))
+    return len(targets)
+
+
+@mistake("04.replace_modules", hint="Unpack (name, x) pairs only from the named_* methods")
+def replace_unpacking_modules(model, cls, factory):
+    targets = [(name, m) for name, m in model.modules() if name and isinstance(m, cls)]
+    for name, old in reversed(targets):
+        model.set_submodule(name, factory(old))
+    return len(targets)
+
+
 # -- 04.replace_modules: correct alternatives -------------------------------------------------
+# A module registered at several places must get one factory call and the same new
+# module at each place: named_children() and named_modules() skip a repeated module, so
+# each alternative finds the places another way and keeps a dict old -> new.
 
 
 @correct("04.replace_modules")
-def replace_recursive_walk(model, cls, factory):
-    """Recurse into every child that was not replaced; setattr on the parent."""
-    count = 0
-    for name, child in list(model.named_children()):
-        if isinstance(child, cls):
-            setattr(model, name, factory(child))
-            count += 1
-        else:
-            count += replace_recursive_walk(child, cls, factory)
-    return count
+def replace_recursive_walk(model, cls, factory, new=None, walked=None):
+    """Recurse over each parent's _modules (repeats included) into every child that is
+    not replaced; a match inside a match stays inside it (only the outer one counts)."""
+    new = {} if new is None else new
+    walked = set() if walked is None else walked
+    walked.add(model)
+    for name, child in list(model._modules.items()):
+        if child in new:
+            setattr(model, name, new[child])  # a second place of a module replaced already
+        elif isinstance(child, cls):
+            new[child] = factory(child)
+            setattr(model, name, new[child])
+        elif child is not None and child not in walked:
+            replace_recursive_walk(child, cls, factory, new, walked)
+    return len(new)
 
 
 @correct("04.replace_modules")
 def replace_via_parent(model, cls, factory):
-    """Names collected first and sorted deepest first; the parent found with
-    get_submodule and rpartition."""
-    names = [name for name, m in model.named_modules() if name and isinstance(m, cls)]
-    for name in sorted(names, key=lambda n: n.count("."), reverse=True):
+    """Every place collected first and sorted deepest first; the parent found with
+    get_submodule and rpartition; add_module; a memo keyed by id."""
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new = {}
+    for name, old in sorted(places, key=lambda p: p[0].count("."), reverse=True):
+        if id(old) not in new:
+            new[id(old)] = factory(old)
         parent_name, _, child_name = name.rpartition(".")
-        parent = model.get_submodule(parent_name)
-        parent.add_module(child_name, factory(getattr(parent, child_name)))
-    return len(names)
+        model.get_submodule(parent_name).add_module(child_name, new[id(old)])
+    return len(new)
 
 
 @correct("04.replace_modules")
 def replace_with_set_submodule(model, cls, factory):
-    """The matches collected in a dict, a match inside a replaced one skipped (it went
-    into factory with the outer one), then set_submodule(strict=True)."""
-    targets = {name: m for name, m in model.named_modules() if isinstance(m, cls)}
-    targets.pop("", None)  # the root stays
-    replaced = []
-    for name, old in targets.items():
-        if not any(name.startswith(done + ".") for done in replaced):
-            model.set_submodule(name, factory(old), strict=True)
-            replaced.append(name)
-    return len(replaced)
+    """Every place in pre-order, a place inside a replaced one skipped (it went into
+    factory with the outer one), then set_submodule(strict=True) and a memo."""
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new, done = {}, []
+    for name, old in places:
+        if any(name.startswith(d + ".") for d in done):
+            continue
+        if old not in new:
+            new[old] = factory(old)
+        model.set_submodule(name, new[old], strict=True)
+        done.append(name)
+    return len(new)
 
 
 @correct("04.replace_modules")
-def replace_children_first(model, cls, factory):
+def replace_children_first(model, cls, factory, new=None, walked=None):
     """Post-order recursion: a child's own matches are replaced before the child itself,
     so factory receives a module whose insides are already done."""
-    count = 0
-    for name, child in list(model.named_children()):
-        count += replace_children_first(child, cls, factory)
+    new = {} if new is None else new
+    walked = set() if walked is None else walked
+    walked.add(model)
+    for name, child in list(model._modules.items()):
+        if child is None:
+            continue
+        if child in new:
+            setattr(model, name, new[child])
+            continue
+        if child not in walked:
+            replace_children_first(child, cls, factory, new, walked)
         if isinstance(child, cls):
-            setattr(model, name, factory(child))
-            count += 1
-    return count
+            new[child] = factory(child)
+            setattr(model, name, new[child])
+    return len(new)
 
 
 @correct("04.replace_modules")
 def replace_through_parents(model, cls, factory):
-    """(parent, name, child) triples collected first, then setattr on each parent object."""
+    """(parent, name, child) triples over each parent once (modules()) and every entry of
+    its _modules, collected first; then setattr on each parent object."""
     found = [
         (parent, name, child)
         for parent in model.modules()
-        for name, child in parent.named_children()
+        for name, child in parent._modules.items()
         if isinstance(child, cls)
     ]
+    new = {}
     for parent, name, child in found:
-        setattr(parent, name, factory(child))
-    return len(found)
+        if id(child) not in new:
+            new[id(child)] = factory(child)
+        setattr(parent, name, new[id(child)])
+    return len(new)
+
+
+@correct("04.replace_modules")
+def replace_with_sequential_indexing(model, cls, factory):
+    """The places from named_modules(remove_duplicate=False), deepest first, the memo a
+    list of (old, new) pairs searched by identity; the parent's item assignment for
+    Sequential / ModuleList, setattr otherwise."""
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    pairs = []
+    for name, old in reversed(places):  # the module collected, not what is there now
+        parent_name, _, child_name = name.rpartition(".")
+        parent = model.get_submodule(parent_name)
+        match = [n for o, n in pairs if o is old]
+        if match:
+            replacement = match[0]
+        else:
+            replacement = factory(old)
+            pairs.append((old, replacement))
+        if isinstance(parent, (nn.Sequential, nn.ModuleList)):
+            parent[int(child_name)] = replacement
+        else:
+            setattr(parent, child_name, replacement)
+    return len(pairs)
 
 
 # -- 04.describe: mistakes --------------------------------------------------------------------
