@@ -124,8 +124,12 @@ def draw_module_tree(
             f"{number}  {name or '(root)'}: {type(module).__name__}",
             va="center",
             fontsize=9,
-            bbox={"boxstyle": "round", "fc": "#fff4e5" if shared else "white",
-                  "ec": "tab:orange" if shared else "tab:blue", "lw": 2 if shared else 1},
+            bbox={
+                "boxstyle": "round",
+                "fc": "#fff4e5" if shared else "white",
+                "ec": "tab:orange" if shared else "tab:blue",
+                "lw": 2 if shared else 1,
+            },
         )
         where[name] = (depth, i)
     ax.set_xlim(-0.2, max(d for d, _ in where.values()) + 3.5)
