@@ -11,30 +11,39 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import traceback
+import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 import torch
 from torch import nn
+from torch.nn.modules import module as _module_api
+
+from helpers.device import get_device
 
 __all__ = [
+    "BUILT_ON_CPU",
     "REGISTRY",
     "CallCounter",
     "Checker",
     "Fail",
+    "ModuleWatch",
     "NotImplementedYet",
     "Task",
     "describe",
     "equal",
     "explain_exception",
+    "hidden_notebook_device",
     "mismatch_facts",
     "plain_tensor_attributes",
     "preview",
     "same_tensor_set",
     "shape_str",
     "task",
+    "watch_modules",
 ]
 
 # Bound at import, so learner code that patches torch cannot change a verdict.
@@ -225,6 +234,82 @@ class Checker:
                 facts=_learner_frame(exc),
                 hint=explain_exception(exc, hints),
             )
+
+    def build(
+        self,
+        cls: Callable[..., Any],
+        *args: Any,
+        what: str,
+        hints: Sequence[tuple[str, str]] = (),
+        **kwargs: Any,
+    ) -> Any:
+        """Construct a learner module as the course does: on the CPU, on every machine.
+
+        While the constructor runs, the notebook's ``device`` (and ``get_device``) name
+        the meta device (see ``hidden_notebook_device``), so a module that creates its
+        state on the notebook's device gets the same verdict on a laptop and on a GPU
+        machine. When the constructor cannot run that way (it copies a meta tensor back
+        to the CPU, say), it is run again as written. Afterwards every parameter and
+        buffer must be on the CPU (``expect_built_on_cpu``).
+        """
+
+        swapped: list[str] = []
+
+        def construct() -> Any:
+            with hidden_notebook_device(self.namespace, cls) as names:
+                swapped[:] = names
+                try:
+                    return cls(*args, **kwargs)
+                except Exception as exc:  # e.g. "Cannot copy out of meta tensor"
+                    if not _META_WORD.search(str(exc)):
+                        raise
+                    return _RETRY
+
+        module = self.call(construct, what=what, hints=hints)
+        if module is _RETRY:
+            swapped.clear()
+            module = self.call(cls, *args, what=what, hints=hints, **kwargs)
+        if isinstance(module, nn.Module):
+            self.expect_built_on_cpu(module, what=what, swapped=swapped)
+        return module
+
+    def expect_built_on_cpu(
+        self, module: nn.Module, *, what: str, swapped: Sequence[str] = ()
+    ) -> None:
+        """Every parameter and buffer of ``module`` (just built) is on the CPU.
+
+        ``swapped``: what ``hidden_notebook_device`` swapped while it was built, if it was.
+        """
+        named = [
+            *self.call(lambda: list(module.named_parameters()), what=f"{what}.named_parameters()"),
+            *self.call(lambda: list(module.named_buffers()), what=f"{what}.named_buffers()"),
+        ]
+        elsewhere = [(name, tensor.device) for name, tensor in named if tensor.device.type != "cpu"]
+        if not elsewhere:
+            return
+        frozen = [note for note in swapped if note.startswith("the default")]
+        if elsewhere[0][1].type == "meta" and frozen:
+            hint = (
+                f"{frozen[0][0].upper()}{frozen[0][1:]} is the notebook's `device`, frozen "
+                "into the signature when the cell ran; the check builds modules with it "
+                f"standing for the meta device, so this shows on every machine. {BUILT_ON_CPU} "
+                "Take `device=None` and pass it on, as torch's layers do."
+            )
+        elif elsewhere[0][1].type == "meta":
+            hint = (
+                "__init__ put tensors on the notebook's `device` (or get_device()); the "
+                "check builds modules with `device` standing for the meta device, so this "
+                f"shows on a laptop as on a GPU machine. {BUILT_ON_CPU}"
+            )
+        else:
+            hint = BUILT_ON_CPU
+        self.fail(
+            f"{what} is not built on the CPU",
+            expected="every parameter and buffer on the CPU after construction",
+            got=", ".join(f"`{n}` on {d}" for n, d in elsewhere[:3])
+            + (f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else ""),
+            hint=hint,
+        )
 
     # -- expectations ------------------------------------------------------------------
 
@@ -496,3 +581,161 @@ def same_tensor_set(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> boo
 def equal(a: torch.Tensor, b: torch.Tensor) -> bool:
     """``torch.equal`` as bound at import."""
     return _equal(a, b)
+
+
+# -- building learner modules on the CPU ---------------------------------------------------
+
+BUILT_ON_CPU = (
+    "Create parameters and buffers without device=...: modules are built on the CPU and "
+    "moved with .to() by whoever uses them (model.to(device))."
+)
+
+_RETRY = object()  # build(): the constructor could not run with the device hidden
+_META_WORD = re.compile(r"\bmeta\b", re.IGNORECASE)
+_DEVICE_NAMES = ("device",)  # what the course's setup cell calls the notebook's device
+_STANDIN = torch.device("meta")
+
+
+def _standin_get_device(prefer: str | None = None) -> torch.device:
+    return _STANDIN
+
+
+def _learner_functions(code: Sequence[Any]) -> list[types.FunctionType]:
+    """The Python functions of learner classes (their whole MRO, torch's excluded)."""
+    members: list[Any] = []
+    for obj in code:
+        if isinstance(obj, type):
+            for klass in obj.__mro__:
+                if str(klass.__module__).split(".")[0] in ("torch", "helpers"):
+                    continue
+                for member in vars(klass).values():  # plain lookups only: nothing runs
+                    if isinstance(member, (staticmethod, classmethod)):
+                        members.append(member.__func__)
+                    elif isinstance(member, property):
+                        members += [member.fget, member.fset]
+                    else:
+                        members.append(member)
+        else:
+            members.append(obj)
+    return [fn for fn in members if isinstance(fn, types.FunctionType)]
+
+
+def _learner_globals(
+    namespace: Mapping[str, Any], functions: Sequence[types.FunctionType]
+) -> list[dict[str, Any]]:
+    """The global namespaces learner code reads: the notebook's and its functions'."""
+    spaces: dict[int, dict[str, Any]] = {}
+    if isinstance(namespace, dict):
+        spaces[id(namespace)] = namespace
+    for fn in functions:
+        space = fn.__globals__
+        if not str(space.get("__name__", "")).startswith(("torch", "helpers")):
+            spaces[id(space)] = space
+    return list(spaces.values())
+
+
+@contextlib.contextmanager
+def hidden_notebook_device(namespace: Mapping[str, Any], *code: Any) -> Iterator[list[str]]:
+    """While the body runs, the notebook's ``device`` and ``get_device`` name the meta device.
+
+    A learner who writes ``torch.randn(..., device=device)`` in ``__init__`` builds on the
+    CPU on a laptop and on the GPU on a GPU machine, so a check would pass on one and fail
+    on the other. With the notebook's ``device`` (a ``torch.device`` or a string; also
+    where a default argument, ``device=device``, froze it) and the course's ``get_device``
+    swapped for the meta device while the learner's constructor runs, such a module ends
+    up on ``meta`` everywhere, and a check that wants the parameters on the CPU
+    (``Checker.expect_built_on_cpu``) says so on every machine.
+
+    Args:
+        namespace: the learner's namespace (the notebook's ``globals()``).
+        code: the learner's classes and functions that will run; the globals their
+            functions read are swapped too (the same dict as ``namespace`` in a notebook).
+
+    Yields:
+        What was swapped, as phrases for messages (``"`device`"``, ``"the default
+        `device=` of `Affine.__init__`"``).
+
+    Everything swapped is put back when the body ends, however it ends.
+    """
+    functions = _learner_functions(code)
+    notes: list[str] = []  # what was swapped, for messages
+    swapped: list[tuple[dict[str, Any], str, Any]] = []
+    defaults: list[tuple[types.FunctionType, Any, Any]] = []
+    try:
+        devices: list[torch.device] = []
+        for space in _learner_globals(namespace, functions):
+            for name in _DEVICE_NAMES:
+                value = space.get(name)
+                if isinstance(value, (torch.device, str)):
+                    notes.append(f"`{name}`")
+                    swapped.append((space, name, value))
+                    space[name] = _STANDIN
+                    if isinstance(value, torch.device):
+                        devices.append(value)
+            if space.get("get_device") is get_device:
+                notes.append("`get_device`")
+                swapped.append((space, "get_device", get_device))
+                space["get_device"] = _standin_get_device
+        # `def __init__(self, ..., device=device)` froze the notebook's device object
+        # into the function's defaults when the cell ran: swap it there too.
+        for fn in functions:
+            positional, keyword = fn.__defaults__, fn.__kwdefaults__
+            frozen = [*(positional or ()), *(keyword or {}).values()]
+            if any(any(v is d for d in devices) for v in frozen):
+                notes.append(f"the default `device=` of `{fn.__qualname__}`")
+            if positional and any(any(v is d for d in devices) for v in positional):
+                defaults.append((fn, positional, keyword))
+                fn.__defaults__ = tuple(
+                    _STANDIN if any(v is d for d in devices) else v for v in positional
+                )
+            if keyword and any(any(v is d for d in devices) for v in keyword.values()):
+                if not defaults or defaults[-1][0] is not fn:
+                    defaults.append((fn, positional, keyword))
+                fn.__kwdefaults__ = {
+                    k: _STANDIN if any(v is d for d in devices) else v for k, v in keyword.items()
+                }
+        yield notes
+    finally:
+        for fn, positional, keyword in reversed(defaults):
+            fn.__defaults__, fn.__kwdefaults__ = positional, keyword
+        for space, name, value in reversed(swapped):
+            space[name] = value
+
+
+@dataclass
+class ModuleWatch:
+    """What ``watch_modules`` saw: modules of the watched kind built and called."""
+
+    built: list[nn.Module] = field(default_factory=list)
+    called: list[nn.Module] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.built or self.called)
+
+
+@contextlib.contextmanager
+def watch_modules(kind: type[nn.Module]) -> Iterator[ModuleWatch]:
+    """Record every ``kind`` module that is built or called while the body runs.
+
+    Uses torch's global hooks: a module that registers a parameter in ``__init__`` is
+    seen being built, any module called as ``module(x)`` is seen being called.
+    """
+    watch = ModuleWatch()
+
+    def on_parameter(module: nn.Module, name: str, param: Any) -> None:
+        if isinstance(module, kind) and not any(m is module for m in watch.built):
+            watch.built.append(module)
+
+    def on_call(module: nn.Module, args: Any) -> None:
+        if isinstance(module, kind):
+            watch.called.append(module)
+
+    handles = [
+        _module_api.register_module_parameter_registration_hook(on_parameter),
+        _module_api.register_module_forward_pre_hook(on_call),
+    ]
+    try:
+        yield watch
+    finally:
+        for handle in handles:
+            handle.remove()

@@ -12,6 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from catalogue import correct, mistake
+from helpers import get_device
+
+# What the notebook's setup cell defines: learner code may (wrongly) build on it.
+device = get_device()
 
 # -- 01.affine: mistakes ----------------------------------------------------------------------
 
@@ -142,7 +146,7 @@ class AffineNoExtraRepr(nn.Module):
         return F.linear(x, self.weight, self.bias)
 
 
-@mistake("01.affine", hint="from the constructor's arguments")
+@mistake("01.affine", hint="The repr shows the same settings for every layer")
 class AffineHardCodedRepr(nn.Module):
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
@@ -277,6 +281,116 @@ class AffineScaledAfterWrapping(nn.Module):
         return F.linear(x, self.weight, self.bias)
 
 
+# Written on nn.Linear instead of nn.Module: the task is to write what nn.Linear does.
+mistake("01.affine", hint="renames torch's layer instead of writing one")(nn.Linear)
+
+
+@mistake("01.affine", hint="Inheriting from nn.Linear reuses its parameters and forward")
+class AffineSubclassesLinear(nn.Linear):
+    pass
+
+
+class _LinearWithRepr(nn.Linear):  # a learner's own base class, itself on nn.Linear
+    def extra_repr(self):
+        return super().extra_repr()
+
+
+@mistake("01.affine", hint="class chain AffineDeepSubclass -> _LinearWithRepr -> Linear")
+class AffineDeepSubclass(_LinearWithRepr):
+    """Two levels below nn.Linear: the check names the whole chain."""
+
+
+@mistake("01.affine", hint="An nn.Linear submodule does the work for you")
+class AffineWrapsLinear(nn.Module):
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features, bias=bias)
+
+    def forward(self, x):
+        return self.linear(x)
+
+    def extra_repr(self):
+        return self.linear.extra_repr()
+
+
+@mistake("01.affine", hint="forward builds or calls an nn.Linear")
+class AffineLinearInForward(nn.Module):
+    """Own Parameters, but forward hands them to a throwaway nn.Linear."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        linear = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None)
+        linear.weight = self.weight
+        if self.bias is not None:
+            linear.bias = self.bias
+        return linear(x)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="__init__ put tensors on the notebook's `device`")
+class AffineOnNotebookDevice(nn.Module):
+    """Passes on a CPU-only machine as written, fails on a GPU: the check makes it fail on both."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features, device=device))
+        self.bias = nn.Parameter(torch.zeros(out_features, device=device)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="is the notebook's `device`, frozen into the signature")
+class AffineDeviceDefault(nn.Module):
+    """`device=device` as a default: the notebook's device, fixed when the cell ran."""
+
+    def __init__(self, in_features, out_features, bias=True, device=device):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features, device=device))
+        self.bias = nn.Parameter(torch.zeros(out_features, device=device)) if bias else None
+        nn.init.normal_(self.weight, std=in_features**-0.5)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="forward makes a tensor on the CPU")
+class AffineZeroBiasOnCpu(nn.Module):
+    """A zero bias made in forward on the CPU: passes on a CPU-only machine as written."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        bias = self.bias if self.bias is not None else torch.zeros(self.out_features)
+        return x @ self.weight.T + bias
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
 # -- 01.affine: correct alternatives ----------------------------------------------------------
 
 
@@ -395,6 +509,66 @@ class AffineBroadcastSum(nn.Module):
         return (
             f"in_features={in_features}, out_features={out_features}, bias={self.bias is not None}"
         )
+
+
+@correct("01.affine")
+class AffineInitFromLinear(nn.Module):
+    """nn.Linear used once in __init__ for its initial values only, then F.linear."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        template = nn.Linear(in_features, out_features)  # not kept: values copied out
+        self.weight = nn.Parameter(template.weight.detach().clone())
+        self.bias = nn.Parameter(template.bias.detach().clone()) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineUsesDeviceOnlyInForward(nn.Module):
+    """Reads the notebook's `device` only to report it in forward: built on the CPU."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        self.built_for = str(device)  # a string, not where the tensors go
+
+    def forward(self, x):
+        y = x @ self.weight.T
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineZeroBiasOnXDevice(nn.Module):
+    """A zero bias made in forward, on x's device and in x's dtype."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        bias = self.bias
+        if bias is None:
+            bias = torch.zeros(self.out_features, device=x.device, dtype=x.dtype)
+        return x @ self.weight.T + bias
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
 # -- 01.residual: mistakes ---------------------------------------------------------------------
@@ -525,6 +699,42 @@ class ResidualDetachesBranch(nn.Module):
         return x + self.fn(x).detach()
 
 
+@mistake("01.residual", hint="no gate or scale Parameter, even one starting at 1")
+class ResidualLearnableGate(nn.Module):
+    """A ReZero-style gate starting at 1: the output is x + fn(x) until it trains."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.gate = nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return x + self.gate * self.fn(x)
+
+
+@mistake("01.residual", hint="Residual keeps no buffers of its own")
+class ResidualScaleBuffer(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.register_buffer("scale", torch.ones(()))
+
+    def forward(self, x):
+        return x + self.scale * self.fn(x)
+
+
+@mistake("01.residual", hint="__init__ put tensors on the notebook's `device`")
+class ResidualMovesFnToDevice(nn.Module):
+    """Moves fn to the course's device while building: passes on a CPU-only machine only."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn.to(get_device())
+
+    def forward(self, x):
+        return x + self.fn(x)
+
+
 # -- 01.residual: correct alternatives -----------------------------------------------------------
 
 
@@ -621,7 +831,7 @@ class NoiseChecksEvalMethod(nn.Module):
         return x + self.sigma * torch.randn_like(x)
 
 
-@mistake("01.gaussian_noise", hint="not torch.randn(x.shape)")
+@mistake("01.gaussian_noise", hint="torch.randn(x.shape) makes float32 noise")
 class NoiseFixedDtype(nn.Module):
     def __init__(self, sigma):
         super().__init__()
@@ -779,6 +989,110 @@ class NoiseAbs(nn.Module):
         return x + self.sigma * torch.randn_like(x).abs() if self.training else x
 
 
+@mistake("01.gaussian_noise", hint="The noise must have x's dtype")
+class NoiseRandnOnXDevice(nn.Module):
+    """Device right, dtype not: float32 noise turns bfloat16 x into a float32 output."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn(x.shape, device=x.device)
+
+
+@mistake("01.gaussian_noise", hint="The noise must be on x's device")
+class NoiseOnCpu(nn.Module):
+    """dtype right, device not: passes on a CPU-only machine as written."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn(x.shape, dtype=x.dtype)
+
+
+@mistake("01.gaussian_noise", hint="Values beyond 2.5 sigma are missing")
+class NoiseClipped(nn.Module):
+    """Clipped at 2 sigma "to avoid outliers": std 0.96, 95% of values untouched."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn_like(x).clamp(-2, 2)
+
+
+@mistake("01.gaussian_noise", hint="Values beyond 3 sigma are missing")
+class NoiseClippedAtThree(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn_like(x).clamp(-3, 3)
+
+
+@mistake("01.gaussian_noise", hint="Do not re-centre or re-standardise the noise on each call")
+class NoiseRestandardised(nn.Module):
+    """Forces every call's noise to sample mean 0 and std 1 exactly."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        n = torch.randn_like(x)
+        return x + self.sigma * (n - n.mean()) / n.std()
+
+
+@mistake("01.gaussian_noise", hint="Do not rescale the noise to std 1 on each call")
+class NoiseRescaledToUnitStd(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        n = torch.randn_like(x)
+        return x + self.sigma * n / n.std()
+
+
+@mistake("01.gaussian_noise", hint="Keep the noise level as `self.sigma = sigma`")
+class NoiseSigmaOtherName(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.std = sigma
+
+    def forward(self, x):
+        return x + self.std * torch.randn_like(x) if self.training else x
+
+
+@mistake("01.gaussian_noise", hint="the standard deviation itself (not its square")
+class NoiseStoresVariance(nn.Module):
+    """Right noise, but the attribute the task names holds sigma squared."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma**2  # "the variance"
+
+    def forward(self, x):
+        return x + self.sigma**0.5 * torch.randn_like(x) if self.training else x
+
+
 # -- 01.gaussian_noise: correct alternatives ----------------------------------------------------
 
 
@@ -856,3 +1170,17 @@ class NoiseDrawnWithoutGrad(nn.Module):
                 noise = (torch.randn(x.shape, device=x.device) * self.sigma).to(x.dtype)
             x = x + noise
         return x
+
+
+@correct("01.gaussian_noise")
+class NoiseNormalWithTensorMean(nn.Module):
+    """torch.normal(mean=zeros_like(x), std=sigma): a mean tensor carries x's dtype and device."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + torch.normal(torch.zeros_like(x), self.sigma)
