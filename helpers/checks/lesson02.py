@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -54,6 +55,40 @@ def _plain_container(model: nn.Module, kind: type | tuple[type, ...]) -> str | N
 
 def _contains(items: Sequence[Any], target: Any) -> bool:
     return any(item is target for item in items)
+
+
+_CPU = torch.device("cpu")
+
+
+@contextlib.contextmanager
+def _namespace_device(t: Checker, device: torch.device) -> Iterator[None]:
+    """The learner's ``device`` (and ``get_device()``) name ``device`` while the body runs.
+
+    ``t.build`` already makes construction machine-independent (modules must be built on
+    the CPU). This does the same for learner code that reads the notebook's ``device`` when
+    it runs, e.g. ``torch.zeros(x.shape, device=device)`` in forward: the probes on the CPU
+    run with ``device`` naming the CPU, the device probe with ``get_device()``, so the
+    verdict is the same on a laptop and on a GPU machine. Put back afterwards.
+    """
+    namespace = t.namespace
+    swapped: list[tuple[str, Any]] = []
+    try:
+        if isinstance(namespace, MutableMapping):
+            value = namespace.get("device")
+            if isinstance(value, (torch.device, str)):  # else: no usual `device`, left alone
+                swapped.append(("device", value))
+                namespace["device"] = device
+            if namespace.get("get_device") is get_device:
+                swapped.append(("get_device", get_device))
+                namespace["get_device"] = lambda prefer=None: device
+    except Exception:  # a namespace that refuses: what was swapped is put back below
+        pass
+    try:
+        yield
+    finally:
+        for name, value in reversed(swapped):
+            with contextlib.suppress(Exception):
+                namespace[name] = value
 
 
 def _fill_linear(layer: nn.Linear) -> None:
@@ -105,6 +140,19 @@ _MLP_REFINE = (
 )
 
 
+def _activation_hints(name: str) -> tuple[tuple[str, str], ...]:
+    """The hint for an activation class called with arguments, e.g. activation(inplace=True)."""
+    return (
+        (
+            f"{name}.__init__() ",
+            f"`activation` is a class to call with no arguments, activation(): {name}() "
+            "takes none (nn.ReLU and a few others accept inplace=..., nn.Tanh, nn.GELU and "
+            "a class of your own do not), so activation(inplace=True) fails for it.",
+        ),
+        *_MLP_REFINE,
+    )
+
+
 def _softsign_class() -> tuple[type[nn.Module], list[nn.Module]]:
     """A custom activation class that records every instance created."""
     created: list[nn.Module] = []
@@ -128,12 +176,17 @@ def _arrow(pairs: Sequence[tuple[int, int]]) -> str:
 
 @task("02.mlp", title="MLP from a list of sizes", names=["MLP"], notebook=NOTEBOOK)
 def check_mlp(t: Checker) -> None:
+    with _namespace_device(t, _CPU):
+        _check_mlp(t)
+
+
+def _check_mlp(t: Checker) -> None:
     MLP = t.module_class("MLP")
     sizes = [4, 8, 6, 3]
 
     with t.probe("MLP([4, 8, 6, 3]) constructs"):
         given = list(sizes)
-        model = t.call(MLP, given, what="MLP([4, 8, 6, 3])", hints=_MLP_REFINE)
+        model = t.build(MLP, given, what="MLP([4, 8, 6, 3])", hints=_MLP_REFINE)
         if given != sizes:
             t.fail(
                 "MLP(sizes) changed the caller's list",
@@ -149,39 +202,55 @@ def check_mlp(t: Checker) -> None:
     with t.probe("MLP([4, 8, 6, 3]) has 2 ReLU instances of its own, none after the last layer"):
         _expect_activations(t, MLP, model, sizes, nn.ReLU)
 
+    with t.probe("MLP([4, 8, 6, 3]) holds no other modules (no norm, dropout, ...)"):
+        _expect_only_layers(t, model, sizes, nn.ReLU)
+
     cases = [([4, 8, 6, 3], (5, 4)), ([3, 5, 2], (2, 7, 3)), ([6, 4], (3, 6))]
     for case_sizes, shape in cases:
         with t.probe(f"MLP({case_sizes}) on x of shape {shape_str(shape)}"):
             call = f"MLP({case_sizes})"
-            layer = t.call(MLP, list(case_sizes), what=call, hints=_MLP_REFINE)
+            layer = t.build(MLP, list(case_sizes), what=call, hints=_MLP_REFINE)
             _expect_linears(t, layer, case_sizes)
             _expect_mlp_forward(t, layer, case_sizes, shape, torch.relu, "ReLU")
 
     with t.probe("MLP([6, 4]) is a single Linear layer with no activation"):
-        model = t.call(MLP, [6, 4], what="MLP([6, 4])", hints=_MLP_REFINE)
+        model = t.build(MLP, [6, 4], what="MLP([6, 4])", hints=_MLP_REFINE)
         _expect_activations(t, MLP, model, [6, 4], nn.ReLU)
 
     with t.probe("activation=nn.Tanh: 3 fresh Tanh instances between 4 Linear layers"):
         tanh_sizes = [5, 7, 7, 7, 2]
         call = f"MLP({tanh_sizes}, activation=nn.Tanh)"
-        model = t.call(MLP, list(tanh_sizes), activation=nn.Tanh, what=call, hints=_MLP_REFINE)
+        model = t.build(
+            MLP, list(tanh_sizes), activation=nn.Tanh, what=call, hints=_activation_hints("Tanh")
+        )
         _expect_linears(t, model, tanh_sizes)
         _expect_activations(t, MLP, model, tanh_sizes, nn.Tanh)
+        _expect_only_layers(t, model, tanh_sizes, nn.Tanh)
         _expect_mlp_forward(t, model, tanh_sizes, (4, 5), torch.tanh, "Tanh")
 
     with t.probe("a custom activation class: one new instance per gap, made in __init__"):
         Softsign, created = _softsign_class()
         custom_sizes = [3, 6, 4, 2]
         call = f"MLP({custom_sizes}, activation=Softsign)"
-        model = t.call(MLP, list(custom_sizes), activation=Softsign, what=call, hints=_MLP_REFINE)
+        model = t.build(
+            MLP,
+            list(custom_sizes),
+            activation=Softsign,
+            what=call,
+            hints=_activation_hints("Softsign"),
+        )
         _expect_linears(t, model, custom_sizes)
         _expect_activations(t, MLP, model, custom_sizes, Softsign, created=created)
+        _expect_only_layers(t, model, custom_sizes, Softsign)
         _expect_mlp_forward(t, model, custom_sizes, (5, 3), lambda h: h / (1 + h.abs()), "Softsign")
 
     with t.probe("works on the course's device, get_device()"):
-        model = t.call(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
+        model = t.build(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
         _expect_linears(t, model, [4, 8, 3])
-        _expect_mlp_forward(t, model, [4, 8, 3], (6, 4), torch.relu, "ReLU", device=get_device())
+        with _namespace_device(t, get_device()):
+            _expect_mlp_forward(
+                t, model, [4, 8, 3], (6, 4), torch.relu, "ReLU", device=get_device()
+            )
 
 
 def _linears(t: Checker, model: nn.Module) -> list[nn.Linear]:
@@ -244,6 +313,51 @@ def _expect_linears(t: Checker, model: nn.Module, sizes: list[int]) -> None:
             expected=_arrow(expected),
             got=_arrow(got) + " (in_features→out_features, in model.modules() order)",
             hint=hint,
+        )
+    no_bias = [f"{a}→{b}" for (a, b), m in zip(got, linears, strict=True) if m.bias is None]
+    if no_bias:
+        t.fail(
+            f"Linear layers of {call} have no bias",
+            expected="every Linear layer with a bias",
+            got=f"bias=None in {', '.join(no_bias)}",
+            hint="Every Linear layer has a bias: leave nn.Linear's bias=True, the default "
+            "(bias=False removes it).",
+        )
+
+
+# Modules that only hold others and compute nothing themselves.
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _expect_only_layers(
+    t: Checker, model: nn.Module, sizes: list[int], cls: type[nn.Module]
+) -> None:
+    """No module besides the Linear layers, the activations and what holds them: torch's
+    containers, a parameter-free module of the learner's own that has children, or
+    nn.Identity (a placeholder that computes nothing)."""
+
+    def others() -> list[tuple[str, str]]:
+        extra = []
+        for name, module in model.named_modules():
+            if module is model or isinstance(module, (nn.Linear, cls, nn.Identity, *_CONTAINERS)):
+                continue
+            own = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+            if not own and next(module.children(), None) is not None:
+                continue  # a block of the learner's own, holding Linear layers and activations
+            extra.append((name, type(module).__name__))
+        return extra
+
+    extra = t.call(others, what="model.named_modules()")
+    if extra:
+        kinds = sorted({kind for _, kind in extra})
+        t.fail(
+            f"MLP({sizes}) holds modules other than its Linear layers and activations",
+            expected=f"only Linear layers and {cls.__name__} instances (in containers such as "
+            "nn.Sequential or nn.ModuleList)",
+            got=", ".join(f"{name}: {kind}" for name, kind in extra),
+            hint=f"Remove the {' and '.join(kinds)}: the MLP holds its Linear layers and the "
+            "activations between them, nothing else. A registered module is part of the model "
+            "(model.modules(), .to(), state_dict()) whether forward uses it or not.",
         )
 
 
@@ -481,13 +595,30 @@ def _expect_mlp_forward(
 # -- 02.multi_head -----------------------------------------------------------------------------
 
 
+class _CountedLinear(nn.Linear):
+    """An nn.Linear that counts its forward calls: the first layer of each of the check's
+    heads, so that the check sees which heads a forward pass ran."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+def _head_calls(head: nn.Module) -> int:
+    return sum(m.calls for m in head.modules() if isinstance(m, _CountedLinear))
+
+
 def _trunk_and_heads(dim: int = 4) -> tuple[CallCounter, dict[str, nn.Module]]:
     """The check's trunk (square, so that mistakes stay diagnosable) and three heads."""
     trunk = CallCounter(dim)
     heads: dict[str, nn.Module] = {
-        "cls": nn.Linear(dim, 3),
-        "seg": nn.Linear(dim, 3),
-        "depth": nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, 1)),
+        "cls": _CountedLinear(dim, 3),
+        "seg": _CountedLinear(dim, 3),
+        "depth": nn.Sequential(_CountedLinear(dim, dim), nn.ReLU(), nn.Linear(dim, 1)),
     }
     for module in [trunk, *heads.values()]:
         for layer in module.modules():
@@ -509,6 +640,16 @@ _MULTI_HEAD_BUILD = (
 )
 
 _MULTI_HEAD_CALL = (
+    (
+        "KeyError: tensor(",
+        "The heads were indexed with a tensor, the input x: forward's arguments are (x, task), "
+        'in that order, def forward(self, x, task), as in model(x, "cls").',
+    ),
+    (
+        "must be Tensor, not str",
+        "The trunk was given a str, the task name: forward's arguments are (x, task), in that "
+        'order, def forward(self, x, task), as in model(x, "cls").',
+    ),
     (
         "shapes cannot be multiplied",
         "The trunk comes first: the head is applied to the trunk's output, "
@@ -533,19 +674,27 @@ def _near(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
 
 
 def _heads_text(heads: dict[str, nn.Module]) -> str:
-    return "{" + ", ".join(f'"{k}": {type(v).__name__}' for k, v in heads.items()) + "}"
+    def kind(head: nn.Module) -> str:
+        return "Linear" if isinstance(head, nn.Linear) else type(head).__name__
+
+    return "{" + ", ".join(f'"{k}": {kind(v)}' for k, v in heads.items()) + "}"
 
 
 @task(
     "02.multi_head", title="Shared trunk, one head per task", names=["MultiHead"], notebook=NOTEBOOK
 )
 def check_multi_head(t: Checker) -> None:
+    with _namespace_device(t, _CPU):
+        _check_multi_head(t)
+
+
+def _check_multi_head(t: Checker) -> None:
     MultiHead = t.module_class("MultiHead")
 
     with t.probe("MultiHead(trunk, heads) constructs from a dict of heads"):
         trunk, heads = _trunk_and_heads()
         call = f"MultiHead(trunk, {_heads_text(heads)})"
-        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
 
     with t.probe("the trunk and every head are registered submodules"):
         _expect_registered(t, model, trunk, heads)
@@ -567,8 +716,12 @@ def check_multi_head(t: Checker) -> None:
         with t.probe(f'model(x, "{name}") returns heads["{name}"](trunk(x))'):
             _expect_head_output(t, model, trunk, heads, x, name)
 
-    with t.probe("the trunk runs once per call"):
+    with t.probe('model(x, "seg") runs the trunk once and only head "seg"'):
         trunk.calls = 0
+        for head in heads.values():
+            for layer in head.modules():
+                if isinstance(layer, _CountedLinear):
+                    layer.calls = 0
         t.call(model, _near(x, trunk), "seg", what='model(x, "seg")', hints=_MULTI_HEAD_CALL)
         if trunk.calls != 1:
             t.fail(
@@ -577,10 +730,22 @@ def check_multi_head(t: Checker) -> None:
                 got=f"{trunk.calls} calls",
                 hint="Call the trunk once per forward, self.trunk(x), and reuse its output.",
             )
+        calls = {name: _head_calls(head) for name, head in heads.items()}
+        if any(n for name, n in calls.items() if name != "seg") or calls["seg"] != 1:
+            t.fail(
+                'model(x, "seg") did not run head "seg" alone, once',
+                expected='head "seg": 1 call, the other heads: none',
+                got=", ".join(
+                    f'head "{name}": {n} call{"" if n == 1 else "s"}' for name, n in calls.items()
+                ),
+                hint="Run only the requested head, once: return self.heads[task](features). "
+                "Computing every head's output and then picking one does the other heads' "
+                "work for nothing.",
+            )
 
     with t.probe("gradients reach the trunk and the chosen head"):
         trunk, heads = _trunk_and_heads()
-        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         y = t.call(model, _near(x, trunk), "cls", what='model(x, "cls")', hints=_MULTI_HEAD_CALL)
         y = t.expect_tensor(y, what="the output")
         if not y.requires_grad:
@@ -602,7 +767,7 @@ def check_multi_head(t: Checker) -> None:
 
     with t.probe("heads given as an nn.ModuleDict work too"):
         trunk, heads = _trunk_and_heads()
-        model = t.call(
+        model = t.build(
             MultiHead,
             trunk,
             nn.ModuleDict(heads),
@@ -614,10 +779,11 @@ def check_multi_head(t: Checker) -> None:
 
     with t.probe("works on the course's device, get_device()"):
         trunk, heads = _trunk_and_heads()
-        model = t.call(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         device = get_device()
         model.to(device)
-        _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
+        with _namespace_device(t, device):
+            _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
 
 
 def _expect_registered(
@@ -767,6 +933,11 @@ _SEQUENTIAL_REFINE = (
     notebook=NOTEBOOK,
 )
 def check_named_sequential(t: Checker) -> None:
+    with _namespace_device(t, _CPU):
+        _check_named_sequential(t)
+
+
+def _check_named_sequential(t: Checker) -> None:
     build_classifier = t.function("build_classifier")
 
     with t.probe("build_classifier(4, 8, 3) returns an nn.Sequential"):
@@ -775,7 +946,7 @@ def check_named_sequential(t: Checker) -> None:
     with t.probe("its children are named fc1, act, fc2, in that order"):
         _expect_children_names(t, model)
 
-    with t.probe("fc1 is Linear(4→8), act is ReLU, fc2 is Linear(8→3)"):
+    with t.probe("fc1 is Linear(4→8), act is ReLU, fc2 is Linear(8→3), both with a bias"):
         _expect_layers(t, model, 4, 8, 3)
 
     with t.probe("model.fc1 is model[0], model.act is model[1], model.fc2 is model[2]"):
@@ -801,12 +972,13 @@ def check_named_sequential(t: Checker) -> None:
         model = _build_sequential(t, build_classifier, 4, 8, 3)
         _expect_children_names(t, model)
         _expect_layers(t, model, 4, 8, 3)
-        _expect_classifier_forward(t, model, (2, 3, 4), device=get_device())
+        with _namespace_device(t, get_device()):
+            _expect_classifier_forward(t, model, (2, 3, 4), device=get_device())
 
 
 def _build_sequential(t: Checker, build: Callable[..., Any], *sizes: int) -> nn.Sequential:
     call = f"build_classifier({', '.join(map(str, sizes))})"
-    model = t.call(build, *sizes, what=call, hints=_SEQUENTIAL_REFINE)
+    model = t.build(build, *sizes, what=call, hints=_SEQUENTIAL_REFINE)
     if not isinstance(model, nn.Sequential):
         if isinstance(model, (nn.ModuleDict, nn.ModuleList)):
             hint = (
@@ -874,6 +1046,14 @@ def _expect_layers(t: Checker, model: nn.Sequential, in_f: int, hidden: int, out
                 got=f"Linear({got[0]}→{got[1]})",
                 hint=f"{name} maps {where}: {code}.",
             )
+        if layer.bias is None:
+            t.fail(
+                f"{name} has no bias",
+                expected=f"{name}.bias, a Parameter of shape ({sizes[1]},)",
+                got="bias=None",
+                hint=f"{name} keeps its bias: {code}, with bias=True, the default "
+                "(bias=False removes it).",
+            )
     if not isinstance(children["act"], nn.ReLU):
         t.fail(
             "act is not an nn.ReLU",
@@ -939,12 +1119,17 @@ _POLY_BACKWARD = (
     notebook=NOTEBOOK,
 )
 def check_polynomial(t: Checker) -> None:
+    with _namespace_device(t, _CPU):
+        _check_polynomial(t)
+
+
+def _check_polynomial(t: Checker) -> None:
     Polynomial = t.module_class("Polynomial")
 
     with t.probe("Polynomial(3) constructs"):
-        model = t.call(Polynomial, 3, what="Polynomial(3)", hints=_POLY_BUILD)
+        model = t.build(Polynomial, 3, what="Polynomial(3)", hints=_POLY_BUILD)
 
-    with t.probe("Polynomial(3) has 4 Parameters, each holding one number"):
+    with t.probe("Polynomial(3) has 4 Parameters, each holding one number, shape ()"):
         _expect_coefficients(t, model, 3)
 
     with t.probe("the coefficients are kept in an nn.ParameterList"):
@@ -960,18 +1145,18 @@ def check_polynomial(t: Checker) -> None:
                 hint="Start every coefficient at zero: nn.Parameter(torch.zeros(())) for each.",
             )
 
-    cases = [(3, (6,)), (1, (2, 3)), (5, (2, 1, 4)), (0, (7,))]
+    cases = [(3, (6,)), (1, (2, 3)), (5, (2, 1, 4)), (0, (7,)), (2, ())]
     for degree, shape in cases:
         with t.probe(
             f"Polynomial({degree}) on x of shape {shape_str(shape)}, "
-            "coefficients in parameters() order"
+            "coefficients in parameters() order" + (": a 0-d result" if shape == () else "")
         ):
-            model = t.call(Polynomial, degree, what=f"Polynomial({degree})", hints=_POLY_BUILD)
+            model = t.build(Polynomial, degree, what=f"Polynomial({degree})", hints=_POLY_BUILD)
             _expect_coefficients(t, model, degree)
             _expect_polynomial(t, model, degree, shape)
 
     with t.probe("gradients reach every coefficient"):
-        model = t.call(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
+        model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
         params = _expect_coefficients(t, model, 2)
         frozen = [f"c{i}" for i, p in enumerate(params) if not p.requires_grad]
         if frozen:
@@ -1009,9 +1194,10 @@ def check_polynomial(t: Checker) -> None:
             )
 
     with t.probe("works on the course's device, get_device()"):
-        model = t.call(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
+        model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
         _expect_coefficients(t, model, 2)
-        _expect_polynomial(t, model, 2, (3, 5), device=get_device())
+        with _namespace_device(t, get_device()):
+            _expect_polynomial(t, model, 2, (3, 5), device=get_device())
 
 
 def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.Parameter]:
@@ -1041,7 +1227,7 @@ def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.P
     if bad:
         t.fail(
             f"a coefficient of {call} holds more than one number",
-            expected="each Parameter of shape () (or (1,))",
+            expected="each Parameter of shape (), one number",
             got=f"shapes {shapes}",
             hint="Each coefficient is its own Parameter holding one number: "
             "nn.Parameter(torch.zeros(())).",
@@ -1073,6 +1259,15 @@ def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.P
             expected=f"{count} (c0 ... c{degree})",
             got=str(len(params)),
             hint=hint,
+        )
+    if any(p.dim() != 0 for p in params):
+        t.fail(
+            f"the coefficients of {call} are not 0-d",
+            expected="each Parameter of shape (), one number",
+            got=f"shapes {shapes}",
+            hint="Each coefficient is a 0-d tensor, shape (): nn.Parameter(torch.zeros(())), "
+            "not torch.zeros(1). A (1,)-shaped coefficient turns a 0-d x into a result of "
+            "shape (1,), not x's shape.",
         )
     if not all(p.dtype.is_floating_point for p in params):
         t.fail(
@@ -1115,18 +1310,21 @@ def _expect_polynomial(
         model.to(device)
     else:  # wherever the learner's __init__ put the coefficients
         device = params[0].device
-    x, values = x.to(device), values.to(device)
+    x = x.to(device)
+    # 0-d coefficients of the learner's dtypes: torch's type promotion then gives the dtype
+    # the learner's forward gives (x's, except that a 0-d x takes a float64 coefficient's).
+    coefficients = [v.to(device, p.dtype) for v, p in zip(values, params, strict=True)]
 
-    def poly(coefficients: torch.Tensor, first_power: int = 0) -> torch.Tensor:
+    def poly(coefficients: Sequence[torch.Tensor], first_power: int = 0) -> torch.Tensor:
         out = torch.zeros_like(x)
         for i, c in enumerate(coefficients):
             out = out + c * x ** (i + first_power)
         return out
 
-    expected = poly(values)
+    expected = poly(coefficients)
     diagnoses = [
         (
-            poly(values[:-1]),
+            poly(coefficients[:-1]),
             f"c{degree}, the highest coefficient, is never used: the loop runs degree + 1 "
             "times, range(degree + 1), or over the whole ParameterList.",
         )
@@ -1134,12 +1332,12 @@ def _expect_polynomial(
     if degree > 0:
         diagnoses += [
             (
-                poly(values.flip(0)),
+                poly(coefficients[::-1]),
                 "parameters() must yield c0 first: keep c0, c1, ..., c_degree in that order "
                 "in the ParameterList (for Horner's rule, iterate reversed(...) in forward).",
             ),
             (
-                poly(values, first_power=1),
+                poly(coefficients, first_power=1),
                 "c0 is the constant term: c_i multiplies x**i, starting from x**0.",
             ),
         ]
@@ -1149,12 +1347,19 @@ def _expect_polynomial(
             "Even Polynomial(0) returns a tensor of x's shape (c0 everywhere): start from "
             "torch.zeros_like(x), or multiply c0 by x**0."
         )
+    if shape == ():
+        hint = (
+            "A 0-d x gives a 0-d result, x's shape exactly: compute elementwise on x itself, "
+            "without adding a dimension to it (no atleast_1d, unsqueeze or reshape(-1) left in "
+            "the result)."
+        )
     y = t.call(model, x, what=f"{call}(x)")
     odd = sorted({str(p.dtype) for p in params if p.dtype != x.dtype})
-    if isinstance(y, torch.Tensor) and y.dtype != x.dtype and odd:
+    if isinstance(y, torch.Tensor) and y.dtype != expected.dtype and odd:
         t.fail(
             f"{call}(x) for x of shape {shape_str(shape)} has the wrong dtype",
-            expected=f"{x.dtype}, the dtype of x",
+            expected=f"{expected.dtype}"
+            + (", the dtype of x" if expected.dtype == x.dtype else ""),
             got=f"{y.dtype}, from coefficients of dtype {', '.join(odd)}",
             hint="Create the coefficients with the default dtype, torch.zeros(()) (float32): "
             "other dtypes change the dtype of the output.",

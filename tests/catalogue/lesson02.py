@@ -5,13 +5,32 @@ from __future__ import annotations
 import copy
 import functools
 import itertools
+import textwrap
 from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from catalogue import correct, mistake
+from catalogue import ALTERNATIVES, MISTAKES, Case, correct, mistake
+from helpers.checks.core import BUILT_ON_CPU
+from helpers.grading import TASKS
+
+
+def in_notebook(task_id: str, case_name: str, source: str, *, hint: str | None = None) -> None:
+    """Register code defined as a notebook cell defines it: in the namespace the check is
+    given, so that its global `device` is the namespace's. Here `device` is the meta
+    device, a stand-in for a GPU that every machine has: code that uses it where the check
+    wants the CPU shows it here, as it would on a GPU machine."""
+    namespace = {"torch": torch, "nn": nn, "OrderedDict": OrderedDict}
+    namespace["device"] = torch.device("meta")
+    exec(textwrap.dedent(source), namespace)
+    assert TASKS[task_id].names[0] in namespace, case_name
+    if hint is None:
+        ALTERNATIVES.append(Case(task_id, case_name, namespace))
+    else:
+        MISTAKES.append(Case(task_id, case_name, namespace, hint, "fail"))
+
 
 # -- 02.mlp: mistakes ---------------------------------------------------------------------------
 
@@ -321,6 +340,89 @@ class MLPSequentialOfGenerator(nn.Module):
         return self.out(self.net(x))
 
 
+@mistake("02.mlp", hint="Every Linear layer has a bias")
+class MLPNoBias(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1], bias=False))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="Remove the LayerNorm")
+class MLPUnusedLayerNorm(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation())
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+        self.norm = nn.LayerNorm(sizes[-1])  # "for later", never used in forward
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="Remove the Dropout")
+class MLPDropout(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers += [activation(), nn.Dropout(0.1)]
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="a class to call with no arguments")
+class MLPInplaceActivation(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i in range(len(sizes) - 1):
+            if i > 0:
+                layers.append(activation(inplace=True))  # fine for nn.ReLU only
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+in_notebook(
+    "02.mlp",
+    "MLPOnGlobalDevice",
+    """
+    class MLP(nn.Module):
+        # Every layer created on the notebook's `device`.
+        def __init__(self, sizes, activation=nn.ReLU):
+            super().__init__()
+            layers = []
+            for i in range(len(sizes) - 1):
+                if i > 0:
+                    layers.append(activation())
+                layers.append(nn.Linear(sizes[i], sizes[i + 1], device=device))
+            self.net = nn.Sequential(*layers)
+
+        def forward(self, x):
+            return self.net(x)
+    """,
+    hint=BUILT_ON_CPU,
+)
+
+
 # -- 02.mlp: correct alternatives ---------------------------------------------------------------
 
 
@@ -419,6 +521,35 @@ class MLPBlocksWithIdentity(nn.Module):
                 nn.Linear(sizes[i], sizes[i + 1]), activation() if i < last else nn.Identity()
             )
             for i in range(last + 1)
+        )
+
+    def forward(self, x):
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+@correct("02.mlp")
+class MLPOwnBlocks(nn.Module):
+    """Blocks of a class of the learner's own, each holding a Linear layer and maybe an
+    activation: modules that only hold others."""
+
+    class Block(nn.Module):
+        def __init__(self, linear, act=None):
+            super().__init__()
+            self.linear = linear
+            self.act = act
+
+        def forward(self, x):
+            x = self.linear(x)
+            return x if self.act is None else self.act(x)
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        pairs = list(itertools.pairwise(sizes))
+        self.blocks = nn.ModuleList(
+            self.Block(nn.Linear(a, b), activation() if i < len(pairs) - 1 else None)
+            for i, (a, b) in enumerate(pairs)
         )
 
     def forward(self, x):
@@ -633,6 +764,60 @@ class MultiHeadCopiesTrunk(nn.Module):
 
     def forward(self, x, task):
         return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="Run only the requested head")
+class MultiHeadEveryHead(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        features = self.trunk(x)
+        outputs = {name: head(features) for name, head in self.heads.items()}
+        return outputs[task]  # right value, but every head ran
+
+
+@mistake("02.multi_head", hint="The heads were indexed with a tensor")
+class MultiHeadSwappedArguments(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, task, x):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="The trunk was given a str")
+class MultiHeadSwappedArgumentsTrunkFirst(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, task, x):
+        features = self.trunk(x)
+        return self.heads[task](features)
+
+
+in_notebook(
+    "02.multi_head",
+    "MultiHeadMovesToGlobalDevice",
+    """
+    class MultiHead(nn.Module):
+        # The trunk and heads moved to the notebook's `device` as they are registered.
+        def __init__(self, trunk, heads):
+            super().__init__()
+            self.trunk = trunk.to(device)
+            self.heads = nn.ModuleDict({name: head.to(device) for name, head in heads.items()})
+
+        def forward(self, x, task):
+            return self.heads[task](self.trunk(x))
+    """,
+    hint=BUILT_ON_CPU,
+)
 
 
 # -- 02.multi_head: correct alternatives ----------------------------------------------------------
@@ -857,6 +1042,43 @@ def build_double(in_features, hidden, num_classes):
     return nn.Sequential(layers).double()
 
 
+@mistake("02.named_sequential", hint="fc1 keeps its bias")
+def build_fc1_without_bias(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden, bias=False),
+            act=nn.ReLU(),
+            fc2=nn.Linear(hidden, num_classes),
+        )
+    )
+
+
+@mistake("02.named_sequential", hint="fc2 keeps its bias")
+def build_fc2_without_bias(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden),
+            act=nn.ReLU(),
+            fc2=nn.Linear(hidden, num_classes, bias=False),  # "logits need no bias"
+        )
+    )
+
+
+in_notebook(
+    "02.named_sequential",
+    "build_on_global_device",
+    """
+    def build_classifier(in_features, hidden, num_classes):
+        # The model moved to the notebook's `device` before it is returned.
+        layers = OrderedDict(
+            fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+        )
+        return nn.Sequential(layers).to(device)
+    """,
+    hint=BUILT_ON_CPU,
+)
+
+
 # -- 02.named_sequential: correct alternatives ----------------------------------------------------
 
 
@@ -1013,7 +1235,7 @@ class PolynomialNamedParameters(nn.Module):
 class PolynomialHornerFromLast(nn.Module):
     def __init__(self, degree):
         super().__init__()
-        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(1)) for _ in range(degree + 1))
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
 
     def forward(self, x):
         y = self.coeffs[-1]
@@ -1073,15 +1295,17 @@ class PolynomialFrozen(nn.Module):
 
 
 @mistake("02.polynomial", hint="other dtypes change the dtype of the output")
-class PolynomialDoubleVectors(nn.Module):
+class PolynomialDoubleStacked(nn.Module):
     def __init__(self, degree):
         super().__init__()
         self.coeffs = nn.ParameterList(
-            nn.Parameter(torch.zeros(1, dtype=torch.float64)) for _ in range(degree + 1)
+            nn.Parameter(torch.zeros((), dtype=torch.float64)) for _ in range(degree + 1)
         )
 
     def forward(self, x):
-        return sum(c * x**i for i, c in enumerate(self.coeffs))
+        c = torch.stack(list(self.coeffs))  # (degree + 1,) float64: promotes x's powers
+        powers = torch.stack([x**i for i in range(len(c))], dim=-1)
+        return (powers * c).sum(-1)
 
 
 @mistake("02.polynomial", hint="is one too many")
@@ -1109,6 +1333,53 @@ class PolynomialSkipsHighest(nn.Module):
         return y
 
 
+@mistake("02.polynomial", hint="Each coefficient is a 0-d tensor, shape ()")
+class PolynomialStackedShapeOne(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        self.coeffs = nn.ParameterList([torch.zeros(1) for _ in range(degree + 1)])
+
+    def forward(self, x):
+        c = torch.cat(list(self.coeffs))  # (degree + 1,)
+        powers = torch.arange(self.degree + 1, device=x.device, dtype=x.dtype)
+        return (x.unsqueeze(-1) ** powers) @ c
+
+
+@mistake("02.polynomial", hint="A 0-d x gives a 0-d result")
+class PolynomialAtLeast1d(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        x = torch.atleast_1d(x)  # "the powers need a dimension to stack on"
+        powers = torch.stack([x**i for i in range(len(self.coeffs))], dim=-1)
+        return powers @ torch.stack(list(self.coeffs))
+
+
+in_notebook(
+    "02.polynomial",
+    "PolynomialOnGlobalDevice",
+    """
+    class Polynomial(nn.Module):
+        # The coefficients created on the notebook's `device`.
+        def __init__(self, degree):
+            super().__init__()
+            self.coeffs = nn.ParameterList(
+                nn.Parameter(torch.zeros((), device=device)) for _ in range(degree + 1)
+            )
+
+        def forward(self, x):
+            y = torch.zeros_like(x)
+            for i, c in enumerate(self.coeffs):
+                y = y + c * x**i
+            return y
+    """,
+    hint=BUILT_ON_CPU,
+)
+
+
 # -- 02.polynomial: correct alternatives ----------------------------------------------------------
 
 
@@ -1130,18 +1401,15 @@ class PolynomialHorner(nn.Module):
 
 
 @correct("02.polynomial")
-class PolynomialStackedShapeOne(nn.Module):
-    """Coefficients of shape (1,), stacked and contracted with the powers of x."""
+class PolynomialSumOfTerms(nn.Module):
+    """Python's sum() over the terms (its start, the int 0, broadcasts away)."""
 
     def __init__(self, degree):
         super().__init__()
-        self.degree = degree
-        self.coeffs = nn.ParameterList([torch.zeros(1) for _ in range(degree + 1)])
+        self.coeffs = nn.ParameterList([nn.Parameter(torch.zeros(())) for _ in range(degree + 1)])
 
     def forward(self, x):
-        c = torch.cat(list(self.coeffs))  # (degree + 1,)
-        powers = torch.arange(self.degree + 1, device=x.device, dtype=x.dtype)
-        return (x.unsqueeze(-1) ** powers) @ c
+        return sum(c * x**i for i, c in enumerate(self.coeffs))
 
 
 @correct("02.polynomial")
@@ -1191,3 +1459,23 @@ class PolynomialDoubleScalars(nn.Module):
         for i, c in enumerate(self.coeffs):
             y = y + c * x**i
         return y
+
+
+in_notebook(
+    "02.polynomial",
+    "PolynomialForwardOnGlobalDevice",
+    """
+    class Polynomial(nn.Module):
+        # Built on the CPU; forward starts from zeros on the notebook's `device`, which
+        # works wherever the model and x are on that device.
+        def __init__(self, degree):
+            super().__init__()
+            self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+        def forward(self, x):
+            y = torch.zeros(x.shape, device=device)
+            for i, c in enumerate(self.coeffs):
+                y = y + c * x**i
+            return y
+    """,
+)
