@@ -154,22 +154,30 @@ def draw_yes_no_table(
         >>> ax = draw_yes_no_table({"Parameter": {"trained": True, "saved": True}})
     """
     columns = list(next(iter(rows.values())))
-    ax = _axes(ax, (2.1 * len(columns) + 2.5, 0.75 * len(rows) + 1.6))
+    ax = _axes(ax, (2.1 * len(columns) + 3, 0.5 * (len(rows) + 1) + 0.4))
     ax.axis("off")
+    # Row labels are the first column, so that the whole table fits the axes' box.
     grid = ax.table(
-        cellText=[["yes" if row[c] else "no" for c in columns] for row in rows.values()],
-        cellColours=[[_YES if row[c] else _NO for c in columns] for row in rows.values()],
-        rowLabels=list(rows),
-        colLabels=columns,
+        cellText=[
+            [label] + ["yes" if row[c] else "no" for c in columns] for label, row in rows.items()
+        ],
+        cellColours=[
+            ["white"] + [_YES if row[c] else _NO for c in columns] for row in rows.values()
+        ],
+        colLabels=["", *columns],
+        colWidths=[3.0] + [2.1] * len(columns),
         cellLoc="center",
-        loc="center",
+        bbox=(0, 0, 1, 1),
     )
     grid.auto_set_font_size(False)
     grid.set_fontsize(13)
-    grid.scale(1, 2.6)
-    for (row, _), cell in grid.get_celld().items():
+    for (row, col), cell in grid.get_celld().items():
         if row == 0:
             cell.set_text_props(weight="bold")
+        if col == 0:
+            cell.set_text_props(ha="left")
+            cell.PAD = 0.04
+    grid[0, 0].set_visible(False)
     if title:
         ax.set_title(title, fontsize=14)
     return ax

@@ -17,6 +17,7 @@ for _module in pkgutil.iter_modules(catalogue.__path__):
     importlib.import_module(f"catalogue.{_module.name}")
 
 MIN_MISTAKES, MIN_ALTERNATIVES = 5, 2
+GENERIC_HINT = "Run the same call in a cell of your own"  # core.explain_exception's fallback
 
 
 @pytest.mark.parametrize("case", catalogue.MISTAKES, ids=lambda c: f"{c.task_id}-{c.name}")
@@ -24,6 +25,8 @@ def test_mistake_fails_with_its_hint(case):
     result = run_check(case.task_id, case.namespace)
     assert result.status == case.status, result.message
     assert case.hint in result.message, result.message
+    # A mistake learners really make gets a real diagnosis, never the fallback hint.
+    assert GENERIC_HINT not in result.message, result.message
 
 
 @pytest.mark.parametrize("case", catalogue.ALTERNATIVES, ids=lambda c: f"{c.task_id}-{c.name}")

@@ -30,8 +30,12 @@ def test_module_tree_rows_follow_named_modules_and_colour_shared_modules():
     shared = nn.Linear(2, 2)
     model = nn.Sequential(nn.Sequential(shared, nn.ReLU()), shared)
     ax = draw_module_tree(model)
-    assert _labels(ax) == ["0  (root): Sequential", "1  0: Sequential", "2  0.0: Linear",
-                           "3  0.1: ReLU"]
+    assert _labels(ax) == [
+        "0  (root): Sequential",
+        "1  0: Sequential",
+        "2  0.0: Linear",
+        "3  0.1: ReLU",
+    ]
     orange, blue = matplotlib.colors.to_hex("tab:orange"), matplotlib.colors.to_hex("tab:blue")
     # Shared, although named_modules() shows it once: the left panel of lesson 04 § 8.
     assert (_edge(ax, "2"), _edge(ax, "3")) == (orange, blue)
@@ -57,6 +61,6 @@ def test_yes_no_table_has_headers_and_readable_text():
     ax = draw_yes_no_table({"buffer": {"saved": True, "trained": False}}, title="kinds")
     table = ax.tables[0]
     cells = {key: cell.get_text().get_text() for key, cell in table.get_celld().items()}
-    assert cells[(0, 0)] == "saved" and cells[(1, 0)] == "yes" and cells[(1, 1)] == "no"
-    assert cells[(1, -1)] == "buffer"
+    assert (cells[(0, 1)], cells[(0, 2)]) == ("saved", "trained")
+    assert (cells[(1, 0)], cells[(1, 1)], cells[(1, 2)]) == ("buffer", "yes", "no")
     assert min(c.get_text().get_fontsize() for c in table.get_celld().values()) >= 12

@@ -15,6 +15,8 @@ from torch import nn
 
 from helpers.checks.core import (
     Checker,
+    Fail,
+    NotImplementedYet,
     describe,
     equal,
     mismatch_facts,
@@ -33,6 +35,18 @@ def _buffers(t: Checker, module: nn.Module, call: str) -> dict[str, torch.Tensor
     return dict(t.call(module.named_buffers, what=f"{call}.named_buffers()"))
 
 
+# A plain attribute first, then register_buffer with the same name: torch's KeyError
+# "attribute 'mask' already exists".
+_CONSTRUCT_HINTS = [
+    (
+        "already exists",
+        "`self.name = tensor` made a plain attribute first, so register_buffer refuses that "
+        "name: register the tensor directly, self.register_buffer('name', tensor), without "
+        "assigning it to self.name before.",
+    )
+]
+
+
 # -- 03.running_mean --------------------------------------------------------------------------
 
 _RUNNING = ("running_mean", "num_batches_tracked")
@@ -47,8 +61,8 @@ _RUNNING = ("running_mean", "num_batches_tracked")
 def check_running_mean(t: Checker) -> None:
     RunningMean = t.module_class("RunningMean")
 
-    with t.probe("RunningMean(3) constructs and has no parameters"):
-        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+    with t.probe("RunningMean(3) constructs on the CPU and has no parameters"):
+        layer = t.build(RunningMean, 3, what="RunningMean(3)", hints=_CONSTRUCT_HINTS)
         t.expect_no_parameters(
             layer,
             what="RunningMean(3)",
@@ -56,7 +70,10 @@ def check_running_mean(t: Checker) -> None:
             "self.register_buffer(name, tensor), not nn.Parameter.",
         )
 
-    with t.probe("buffers `running_mean` (3,) float zeros and `num_batches_tracked` () int64 0"):
+    with t.probe(
+        "buffers `running_mean` (3,) zeros of the default float dtype and "
+        "`num_batches_tracked` () int64 0"
+    ):
         _expect_running_buffers(t, layer, 3)
 
     with t.probe("both buffers are in state_dict()"):
@@ -281,6 +298,17 @@ def _expect_running_buffers(t: Checker, layer: nn.Module, num_features: int) -> 
             got=f"shape {shape_str(running_mean.shape)}, {running_mean.dtype}",
             hint="Start it as torch.zeros(num_features): one float per feature.",
         )
+    default = torch.get_default_dtype()
+    if running_mean.dtype != default:
+        t.fail(
+            f"`running_mean` is {str(running_mean.dtype).removeprefix('torch.')}, not the "
+            "default float dtype",
+            expected=str(default),
+            got=str(running_mean.dtype),
+            hint="Create running_mean in the default float dtype, torch.zeros(num_features), "
+            "without dtype=: whoever wants float64 converts the whole module with "
+            ".to(torch.float64), and the buffer follows.",
+        )
     if bool((running_mean != 0).any()):
         t.fail(
             "`running_mean` does not start at zero",
@@ -456,8 +484,8 @@ def _causal(size: int) -> torch.Tensor:
 def check_causal_mask(t: Checker) -> None:
     CausalMask = t.module_class("CausalMask")
 
-    with t.probe("CausalMask(5) constructs and has no parameters"):
-        layer = t.call(CausalMask, 5, what="CausalMask(5)")
+    with t.probe("CausalMask(5) constructs on the CPU and has no parameters"):
+        layer = t.build(CausalMask, 5, what="CausalMask(5)", hints=_CONSTRUCT_HINTS)
         t.expect_no_parameters(
             layer,
             what="CausalMask(5)",
@@ -721,18 +749,20 @@ def _matches(name: str, prefixes: list[str]) -> bool:
 def check_freeze(t: Checker) -> None:
     freeze = t.function("freeze")
     cases = [
-        (["fc1"], ()),
-        (["scale", "fc10"], ()),
-        (["block.fc1", "block"], ()),
-        (["block.fc2.bias", "bn"], ()),
-        (["head", "fc"], ()),
-        (["fc1"], ("bn", "block.fc2")),
+        (["fc1"], (), ""),
+        (["scale", "fc10"], (), ""),
+        (["block.fc1", "block"], (), ""),
+        (["block.fc2.bias", "bn"], (), ""),
+        (["fc10", "head"], (), ": 'head' matches nothing and is ignored"),
+        (["head", "fc"], (), ": no prefix matches, nothing is frozen"),
+        (["fc1"], ("bn", "block.fc2"), ": they stay frozen"),
+        (["bn", "block"], ("bn", "block.fc2"), ": their names are returned too"),
     ]
-    for prefixes, already in cases:
+    for prefixes, already, rule in cases:
         title = f"freeze(model, {prefixes!r})"
         if already:
-            title += f" with {', '.join(already)} frozen before: they stay frozen"
-        with t.probe(title):
+            title += f" with {', '.join(already)} frozen before"
+        with t.probe(title + rule):
             _expect_freeze(t, freeze, prefixes, already)
 
     with t.probe("works on the course's device, get_device()"):
@@ -760,9 +790,28 @@ def _expect_freeze(
     expected = [n for n in order if _matches(n, prefixes)]
     naive = [n for n in order if any(n.startswith(p) for p in prefixes)]
 
-    result = t.call(
-        freeze, model, list(prefixes), what=f"freeze(model, {prefixes!r})", hints=_LOOKUP_HINTS
-    )
+    unmatched = [p for p in prefixes if not any(_matches(n, [p]) for n in order)]
+    try:
+        result = t.call(
+            freeze,
+            model,
+            list(prefixes),
+            what=f"freeze(model, {prefixes!r})",
+            hints=[*_LOOKUP_HINTS, *_ONE_STRING_HINTS],
+        )
+    except Fail as failure:
+        known = {h for _, h in (*_LOOKUP_HINTS, *_ONE_STRING_HINTS)}
+        if not unmatched or failure.hint in known:
+            raise
+        raise Fail(
+            failure.headline,
+            probe=failure.probe,
+            got=failure.got,
+            facts=failure.facts,
+            hint=f"A prefix that matches nothing ({unmatched[0]!r} here) is ignored: do not "
+            "raise for it, freeze what the other prefixes match (possibly nothing) and "
+            "return those names.",
+        ) from None
 
     now = dict(model.named_parameters())
     replaced = [n for n in order if now.get(n) is not params[n]]
@@ -878,6 +927,12 @@ def _expect_freeze(
                 "(bn.running_mean), which have no requires_grad to set; loop over "
                 "model.named_parameters()."
             )
+        elif result == [n for n in expected if flags[n]]:
+            hint = (
+                "Return every matching name, including those of parameters frozen before "
+                "this call (requires_grad already False): the list names what matches the "
+                "prefixes, not only what this call changed."
+            )
         elif result == [n for n in order if not params[n].requires_grad] and already:
             hint = (
                 "Return the names that match a prefix, not every parameter with "
@@ -901,6 +956,32 @@ _LOOKUP_HINTS = [
         "with the prefixes instead of looking them up with get_submodule / get_parameter.",
     )
     for needle in ("is not an nn.Module", "is not an nn.Parameter", "has no attribute `")
+]
+
+# `prefixes` used as if it were one string: str.startswith(list), list + ".", `list in
+# str`, re.match(list, ...) all raise TypeError.
+_ONE_STRING_HINTS = [
+    (
+        "startswith first arg must be str or a tuple of str",
+        "`prefixes` is a list of prefixes, not one string, and str.startswith does not take "
+        "a list: test each prefix, any(name == p or name.startswith(p + '.') for p in "
+        "prefixes).",
+    ),
+    (
+        'can only concatenate list (not "str") to list',
+        "`prefixes` is a list of prefixes, not one string: prefixes + '.' adds to the list. "
+        "Loop over it and build prefix + '.' for each prefix.",
+    ),
+    (
+        "requires string as left operand, not list",
+        "`prefixes` is a list of prefixes, not one string: `prefixes in name` asks whether "
+        "the list is a substring. Loop over the prefixes and compare each with the name.",
+    ),
+    (
+        "first argument must be string or compiled pattern",
+        "`prefixes` is a list of prefixes, not one string: re.match needs one pattern. Loop "
+        "over the prefixes and compare each with the name.",
+    ),
 ]
 
 _NAIVE_HINT = (
@@ -938,9 +1019,18 @@ def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, x, y) -> tor
     return loss.detach()
 
 
+# label -> (the optimizer that trains and saves, the fresh one the checkpoint is loaded
+# into). The fresh one has other hyperparameters, learning rate included: only a restored
+# param_groups makes the two equal.
 _OPTIMIZERS = {
-    "Adam": lambda params: torch.optim.Adam(params, lr=0.01),
-    "SGD with momentum": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+    "Adam": (
+        lambda params: torch.optim.Adam(params, lr=0.01),
+        lambda params: torch.optim.Adam(params, lr=0.5, betas=(0.5, 0.6), weight_decay=0.1),
+    ),
+    "SGD with momentum": (
+        lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+        lambda params: torch.optim.SGD(params, lr=0.7, momentum=0.2, weight_decay=0.05),
+    ),
 }
 
 
@@ -953,21 +1043,24 @@ _OPTIMIZERS = {
 def check_checkpoint(t: Checker) -> None:
     save = t.function("save_checkpoint")
     load = t.function("load_checkpoint")
-    for (label, make), epoch in zip(_OPTIMIZERS.items(), (7, 12), strict=True):
-        _expect_round_trip(t, save, load, label, make, epoch, None)
+    for (label, makers), epoch in zip(_OPTIMIZERS.items(), (7, 12), strict=True):
+        _expect_round_trip(t, save, load, label, makers, epoch, None)
+    with t.probe("load_checkpoint refuses a file whose unpickling would run code"):
+        _expect_refusal(t, load)
     with t.probe("works on the course's device, get_device()"):
         _expect_round_trip(t, save, load, "Adam", _OPTIMIZERS["Adam"], 3, get_device())
 
 
 def _expect_round_trip(
-    t: Checker, save: Any, load: Any, label: str, make: Any, epoch: int, device
+    t: Checker, save: Any, load: Any, label: str, makers: Any, epoch: int, device
 ) -> None:
     where = device or torch.device("cpu")
     suffix = f" ({label}, on the course's device)" if device is not None else f" ({label})"
+    make, make_fresh = makers
 
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "checkpoint.pt")
-        with t.probe(f"save_checkpoint writes the file at path{suffix}"):
+        with t.probe(f"save_checkpoint writes one file, at path, and nothing else{suffix}"):
             # A model with buffers and an optimizer with state, two steps into training.
             x, y = torch.randn(16, 4).to(where), torch.randn(16, 3).to(where)
             model = _CheckpointNet().to(where)
@@ -977,11 +1070,21 @@ def _expect_round_trip(
             model_state = copy.deepcopy(model.state_dict())
             optimizer_state = copy.deepcopy(optimizer.state_dict())
             t.call(save, path, model, optimizer, epoch, what="save_checkpoint(path, ...)")
+            written = sorted(os.listdir(folder))
             if not os.path.isfile(path):
                 t.fail(
                     "save_checkpoint wrote no file at `path`",
-                    got=f"files in the folder: {len(os.listdir(folder))}",
+                    got=f"files in the folder: {', '.join(written) or 'none'}",
                     hint="Write to the path you are given: torch.save(checkpoint, path).",
+                )
+            if written != ["checkpoint.pt"]:
+                t.fail(
+                    "save_checkpoint wrote more than the file at `path`",
+                    expected="checkpoint.pt alone in the folder",
+                    got=f"files in the folder: {', '.join(written)}",
+                    hint="save_checkpoint writes one file, at path, and nothing else: put the "
+                    "model's state_dict, the optimizer's state_dict and the epoch in one dict "
+                    "and torch.save it to path once.",
                 )
             _expect_unchanged_by_save(t, model, optimizer, model_state, optimizer_state)
 
@@ -989,10 +1092,13 @@ def _expect_round_trip(
             contents = _load_weights_only(t, path)
 
         fresh = _CheckpointNet().to(where)  # other initial values than model
-        fresh_optimizer = make(fresh.parameters())
-        fresh_params = list(fresh.parameters())
+        fresh_optimizer = make_fresh(fresh.parameters())  # other hyperparameters too
+        fresh_params = dict(fresh.named_parameters())
         fresh_state = copy.deepcopy(fresh.state_dict())
-        with t.probe(f"load_checkpoint restores parameters, buffers, optimizer, epoch{suffix}"):
+        with t.probe(
+            "load_checkpoint restores the model (the same Parameter objects), the optimizer "
+            f"(state and param_groups) and the epoch{suffix}"
+        ):
             mixed_up = (
                 "Give each object its own saved state: "
                 "model.load_state_dict(<the model's state_dict>) and "
@@ -1014,10 +1120,9 @@ def _expect_round_trip(
                     ),
                 ],
             )
+            _expect_same_parameters(t, fresh, fresh_params)
             _expect_model_state(t, fresh, model_state, fresh_state)
-            _expect_optimizer_state(
-                t, fresh, fresh_optimizer, optimizer_state, contents, fresh_params
-            )
+            _expect_optimizer_state(t, fresh, fresh_optimizer, optimizer_state, contents)
             if isinstance(returned, bool) or not isinstance(returned, int) or returned != epoch:
                 t.fail(
                     "load_checkpoint did not return the saved epoch",
@@ -1045,6 +1150,63 @@ def _expect_round_trip(
         got = dict(fresh.state_dict())
         for name, value in model.state_dict().items():
             t.expect_close(got[name], value, what=f"`{name}` after the next step", hint=hint)
+
+
+# -- a file whose unpickling would run code ----------------------------------------------------
+#
+# The trap file pickles an object whose __reduce__ names _record_unpickling, a function of this
+# module that only appends to a list. torch.load(..., weights_only=True) refuses the file
+# before calling anything (the function is not on its allow-list); pickle.load, or a
+# torch.load with weights_only set to False, would call it, and the check sees that it ran. So the
+# check detects an unsafe load without ever running code it does not own, and what it owns
+# is harmless by construction.
+
+_TRAP_RUNS: list[str] = []
+
+
+def _record_unpickling(token: str) -> dict[str, Any]:
+    """Called only by an unsafe unpickling of the trap file: record that it ran."""
+    _TRAP_RUNS.append(token)
+    return {}
+
+
+class _Trap:
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (_record_unpickling, ("the checkpoint's pickle ran code",))
+
+
+def _expect_refusal(t: Checker, load: Any) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "untrusted.pt")
+        torch.save({"model": {}, "optimizer": {}, "epoch": 1, "extra": _Trap()}, path)
+        model = _CheckpointNet()
+        optimizer = _OPTIMIZERS["Adam"][0](model.parameters())
+        _TRAP_RUNS.clear()
+        raised = None
+        try:
+            load(path, model, optimizer)
+        except NotImplementedError as exc:
+            raise NotImplementedYet("load_checkpoint(path, model, optimizer)", str(exc)) from None
+        except Exception as exc:  # a refusal is what we want; which exception is torch's choice
+            raised = exc
+        ran, _TRAP_RUNS[:] = bool(_TRAP_RUNS), []
+    if ran:
+        t.fail(
+            "load_checkpoint ran code from the file",
+            expected="torch.load refuses the file before calling anything",
+            got="the file's pickle called a function while it loaded",
+            hint="Load with torch.load(path, weights_only=True) (never weights_only=False, "
+            "nor pickle.load): a pickle can call any function while it loads, and only "
+            "weights_only=True refuses to.",
+        )
+    if raised is None:
+        t.fail(
+            "load_checkpoint returned for a file that weights_only=True refuses",
+            expected="an exception (torch's UnpicklingError)",
+            got="a normal return",
+            hint="Let torch.load's error reach the caller: do not catch the UnpicklingError "
+            "(a file that weights_only=True refuses is not to be used at all).",
+        )
 
 
 def _load_weights_only(t: Checker, path: str) -> Any:
@@ -1123,7 +1285,7 @@ def _expect_unchanged_by_save(
     if problem is not None:
         t.fail(
             "save_checkpoint changed the optimizer",
-            got=problem,
+            got=problem[1],
             hint="Saving must leave the optimizer as it is: save optimizer.state_dict() "
             "without stepping or changing the optimizer.",
         )
@@ -1158,26 +1320,31 @@ def _expect_model_state(
         )
 
 
+def _expect_same_parameters(t: Checker, fresh: nn.Module, before: dict[str, torch.Tensor]) -> None:
+    """The model's Parameter objects are the ones it had before the load."""
+    now = dict(fresh.named_parameters())
+    replaced = [name for name, param in before.items() if now.get(name) is not param]
+    if replaced:
+        t.fail(
+            "load_checkpoint replaced the model's Parameter objects",
+            expected="the same Parameter objects, holding the saved values",
+            got=f"`{replaced[0]}` is a new object; an optimizer built earlier trains the old one",
+            hint="Copy the values into the model's own parameters: "
+            "model.load_state_dict(state) without assign=True (assign=True makes the "
+            "model take new tensors, and the optimizer, built on the old ones, no longer "
+            "trains the model).",
+        )
+
+
 def _expect_optimizer_state(
     t: Checker,
     fresh: nn.Module,
     optimizer: torch.optim.Optimizer,
     saved: dict[str, Any],
     contents: Any,
-    initial_params: list[torch.Tensor],
 ) -> None:
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if not same_tensor_set(params, list(fresh.parameters())):
-        if not same_tensor_set(initial_params, list(fresh.parameters())):
-            t.fail(
-                "load_checkpoint replaced the model's Parameter objects",
-                expected="the optimizer's parameters are the model's parameters",
-                got="the model holds new Parameters; the optimizer trains the old ones",
-                hint="Copy the values into the model's own parameters: "
-                "model.load_state_dict(state) without assign=True (assign=True makes the "
-                "model take new tensors, and the optimizer, built on the old ones, no longer "
-                "trains the model).",
-            )
         t.fail(
             "the optimizer no longer holds the model's parameters",
             hint="Restore the optimizer with optimizer.load_state_dict(...): it keeps the "
@@ -1187,7 +1354,14 @@ def _expect_optimizer_state(
     problem = _state_difference(got, saved)
     if problem is None:
         return
-    if not got["state"]:
+    part, text = problem
+    if part == "param_groups":
+        hint = (
+            "The optimizer's state was restored but not its param_groups (the learning "
+            "rate and the other settings): save the whole optimizer.state_dict(), state "
+            "AND param_groups, and restore it with optimizer.load_state_dict(...)."
+        )
+    elif not got["state"]:
         hint = (
             "Restore the optimizer you were given: optimizer.load_state_dict(...) (a new "
             "optimizer made inside load_checkpoint is thrown away)."
@@ -1198,16 +1372,20 @@ def _expect_optimizer_state(
     else:
         hint = "Save optimizer.state_dict() and restore it with optimizer.load_state_dict(...)."
     t.fail(
-        "the optimizer's state was not restored",
-        got=problem,
+        "the optimizer's state was not restored"
+        if part == "state"
+        else "the optimizer's param_groups were not restored",
+        got=text,
         hint=hint,
     )
 
 
-def _state_difference(got: dict[str, Any], saved: dict[str, Any]) -> str | None:
+def _state_difference(got: dict[str, Any], saved: dict[str, Any]) -> tuple[str, str] | None:
+    """Where an optimizer's state_dict differs from the saved one: ("state" or
+    "param_groups", what differs), or None."""
     state, want = got.get("state", {}), saved["state"]
     if set(state) != set(want):
-        return f"state for {len(state)} parameters, expected {len(want)}"
+        return "state", f"state for {len(state)} parameters, expected {len(want)}"
     for index, entries in want.items():
         have = state[index]
         for key, value in entries.items():
@@ -1221,14 +1399,17 @@ def _state_difference(got: dict[str, Any], saved: dict[str, Any]) -> str | None:
             else:
                 same = other == value
             if not same:
-                return f"state[{index}][{key!r}] differs from the saved one"
+                return "state", f"state[{index}][{key!r}] differs from the saved one"
     groups = got.get("param_groups", [])
     if len(groups) != len(saved["param_groups"]):
-        return "a different number of param_groups"
+        return "param_groups", "a different number of param_groups"
     for group, want_group in zip(groups, saved["param_groups"], strict=True):
         for key, value in want_group.items():
             if key != "params" and group.get(key) != value:
-                return f"param_groups setting {key!r} is {group.get(key)!r}, saved {value!r}"
+                return (
+                    "param_groups",
+                    f"param_groups setting {key!r} is {group.get(key)!r}, saved {value!r}",
+                )
     return None
 
 

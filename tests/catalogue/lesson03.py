@@ -17,6 +17,10 @@ from torch import nn
 
 from catalogue import correct, mistake
 
+# The notebook's global `device`, as the exercise's setup cell defines it: the mistakes
+# below that build on it read this name (the checks see it through their functions' globals).
+device = torch.device("cpu")
+
 # -- 03.running_mean: mistakes -----------------------------------------------------------------
 
 
@@ -338,6 +342,84 @@ class RunningMeanBufferRequiresGrad(nn.Module):
         return x - mean
 
 
+@mistake("03.running_mean", hint="Create running_mean in the default float dtype")
+class RunningMeanFloat64(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        # "more precise statistics": but the module no longer follows .to(dtype) alone
+        self.register_buffer("running_mean", torch.zeros(num_features, dtype=torch.float64))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="the notebook's `device`")
+class RunningMeanOnNotebookDevice(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features, device=device))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, device=device))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="made a plain attribute first, so register_buffer refuses")
+class RunningMeanAssignsThenRegisters(nn.Module):
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.running_mean = torch.zeros(num_features)
+        self.num_batches_tracked = torch.tensor(0)
+        self.register_buffer("running_mean", self.running_mean)  # KeyError: already exists
+        self.register_buffer("num_batches_tracked", self.num_batches_tracked)
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanExplicitDefaultDtype(nn.Module):
+    """The default dtype asked for explicitly; the count as zeros((), dtype=torch.long)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        dtype = torch.get_default_dtype()
+        self.register_buffer("running_mean", torch.zeros(num_features, dtype=dtype))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.copy_((1 - self.momentum) * self.running_mean + self.momentum * mean)
+        self.num_batches_tracked += 1
+        return x - mean
+
+
 # -- 03.running_mean: correct alternatives ------------------------------------------------------
 
 
@@ -650,6 +732,30 @@ class CausalMaskAppliesSoftmax(nn.Module):
         return scores.masked_fill(self.mask[:T, :T], float("-inf")).softmax(dim=-1)
 
 
+@mistake("03.causal_mask", hint="made a plain attribute first, so register_buffer refuses")
+class CausalMaskAssignsThenRegisters(nn.Module):
+    def __init__(self, max_len):
+        super().__init__()
+        self.mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", self.mask, persistent=False)  # KeyError: already exists
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf"))
+
+
+@mistake("03.causal_mask", hint="the notebook's `device`")
+class CausalMaskOnNotebookDevice(nn.Module):
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool, device=device).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf"))
+
+
 # -- 03.causal_mask: correct alternatives ----------------------------------------------------
 
 
@@ -866,6 +972,68 @@ def freeze_returns_all_frozen(model, prefixes):
         if any(name == p or name.startswith(p + ".") for p in prefixes):
             param.requires_grad_(False)
     return [name for name, param in model.named_parameters() if not param.requires_grad]
+
+
+@mistake("03.freeze", hint="A prefix that matches nothing ('head' here) is ignored")
+def freeze_raises_on_unmatched_prefix(model, prefixes):
+    names = [name for name, _ in model.named_parameters()]
+    frozen = []
+    for prefix in prefixes:
+        matched = [n for n in names if n == prefix or n.startswith(prefix + ".")]
+        if not matched:
+            raise ValueError(f"no parameter matches {prefix!r}")  # "a typo, surely"
+        frozen += matched
+    for name, param in model.named_parameters():
+        if name in frozen:
+            param.requires_grad_(False)
+    return [n for n in names if n in frozen]
+
+
+@mistake("03.freeze", hint="including those of parameters frozen before this call")
+def freeze_returns_only_newly_frozen(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        match = any(name == p or name.startswith(p + ".") for p in prefixes)
+        if match and param.requires_grad:  # "what this call froze"
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="str.startswith does not take a list")
+def freeze_startswith_the_list(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        if name.startswith(prefixes):  # as if prefixes were one string
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="prefixes + '.' adds to the list")
+def freeze_wraps_prefixes_as_one(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        if name == prefixes or name.startswith(prefixes + "."):  # one string in mind
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@correct("03.freeze")
+def freeze_accepts_one_string_too(model, prefixes):
+    """A lone string wrapped in a list; flags set only where needed, every match listed."""
+    if isinstance(prefixes, str):
+        prefixes = [prefixes]
+    frozen = []
+    for name, param in model.named_parameters():
+        for prefix in prefixes:
+            if name == prefix or name.startswith(prefix + "."):
+                if param.requires_grad:
+                    param.requires_grad = False
+                frozen.append(name)
+                break
+    return frozen
 
 
 # -- 03.freeze: correct alternatives ------------------------------------------------------------
@@ -1130,6 +1298,80 @@ def save_then_reset_optimizer(path, model, optimizer, epoch):
     optimizer.state.clear()  # "free memory" after saving
 
 
+def _load_two_files(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(torch.load(path + ".opt", weights_only=True))
+    return checkpoint["epoch"]
+
+
+@mistake(
+    "03.checkpoint",
+    hint="save_checkpoint writes one file, at path, and nothing else",
+    extra={"load_checkpoint": _load_two_files},
+)
+def save_two_files(path, model, optimizer, epoch):
+    torch.save({"model": model.state_dict(), "epoch": epoch}, path)
+    torch.save(optimizer.state_dict(), path + ".opt")  # "the optimizer next to it"
+
+
+def _load_state_only(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    own = optimizer.state_dict()
+    own["state"] = checkpoint["optimizer_state"]  # the fresh optimizer's param_groups stay
+    optimizer.load_state_dict(own)
+    return checkpoint["epoch"]
+
+
+@mistake(
+    "03.checkpoint",
+    hint="restored but not its param_groups",
+    extra={"load_checkpoint": _load_state_only},
+)
+def save_optimizer_state_without_param_groups(path, model, optimizer, epoch):
+    state = optimizer.state_dict()["state"]  # "the learning rate is in my config anyway"
+    torch.save({"model": model.state_dict(), "optimizer_state": state, "epoch": epoch}, path)
+
+
+def _load_weights_only_false(path, model, optimizer):
+    # "It is my own file." The mistake this case catalogues; it only ever loads the check's
+    # own files, and the check's trap file calls nothing but a flag-setter.
+    checkpoint = torch.load(path, weights_only=False)  # unsafe on purpose
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@mistake(
+    "03.checkpoint",
+    hint="never weights_only=False",
+    extra={"load_checkpoint": _load_weights_only_false},
+)
+def save_all_load_weights_only_false(path, model, optimizer, epoch):
+    _save_all(path, model, optimizer, epoch)
+
+
+def _load_swallows_errors(path, model, optimizer):
+    try:
+        checkpoint = torch.load(path, weights_only=True)
+    except Exception:
+        print("could not load the checkpoint, starting from scratch")
+        return 0
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@mistake(
+    "03.checkpoint",
+    hint="do not catch the UnpicklingError",
+    extra={"load_checkpoint": _load_swallows_errors},
+)
+def save_all_load_swallows_errors(path, model, optimizer, epoch):
+    _save_all(path, model, optimizer, epoch)
+
+
 # -- 03.checkpoint: correct alternatives ---------------------------------------------------------
 
 
@@ -1203,3 +1445,31 @@ def save_cpu_copies_through_bytes(path, model, optimizer, epoch):
     torch.save({"m": state, "o": copy.deepcopy(optimizer.state_dict()), "e": float(epoch)}, buffer)
     with open(os.fspath(path), "wb") as f:
         f.write(buffer.getvalue())
+
+
+def _load_param_groups_by_hand(path, model, optimizer):
+    checkpoint = torch.load(os.fspath(path), mmap=True, weights_only=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_param_groups_by_hand})
+def save_param_groups_by_hand(path, model, optimizer, epoch):
+    """The optimizer's state and param_groups saved as two entries; loaded with mmap=True."""
+    state = optimizer.state_dict()
+    checkpoint = {
+        "model": model.state_dict(),
+        "optimizer": {"state": state["state"], "param_groups": state["param_groups"]},
+        "epoch": epoch,
+    }
+    torch.save(checkpoint, path)
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_all})
+def save_atomically(path, model, optimizer, epoch):
+    """Written to a temporary file next to path, then renamed: one file in the end."""
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    partial = f"{path}.partial"
+    torch.save(checkpoint, partial)
+    os.replace(partial, path)
