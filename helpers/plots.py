@@ -12,6 +12,7 @@ Each function draws on the ``ax`` it is given, or on a new figure, and returns t
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -70,7 +71,7 @@ def draw_parameter_tree(model: nn.Module, ax: Axes | None = None) -> Axes:
         if parent is not None:
             _connect(ax, rows[parent][0], parent, depth, i)
         box = {"boxstyle": "round,pad=0.25", "fc": _TREE_COLOURS[kind], "ec": "grey"}
-        ax.text(depth, -i, label, va="center", family="monospace", fontsize=9, bbox=box)
+        ax.text(depth, -i, label, va="center", family="monospace", fontsize=10, bbox=box)
     ax.set_xlim(-0.2, max(r[0] for r in rows) + 4)
     ax.set_ylim(-len(rows), 1)
     ax.axis("off")
@@ -123,7 +124,7 @@ def draw_module_tree(
             -i,
             f"{number}  {name or '(root)'}: {type(module).__name__}",
             va="center",
-            fontsize=9,
+            fontsize=10,
             bbox={
                 "boxstyle": "round",
                 "fc": "#fff4e5" if shared else "white",
@@ -140,6 +141,11 @@ def draw_module_tree(
     return ax
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` on lines of about ``width`` characters, broken only at spaces."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
+
+
 def draw_yes_no_table(
     rows: Mapping[str, Mapping[str, bool]], ax: Axes | None = None, *, title: str = ""
 ) -> Axes:
@@ -154,23 +160,29 @@ def draw_yes_no_table(
         >>> ax = draw_yes_no_table({"Parameter": {"trained": True, "saved": True}})
     """
     columns = list(next(iter(rows.values())))
-    ax = _axes(ax, (2.1 * len(columns) + 3, 0.5 * (len(rows) + 1) + 0.4))
+    # Narrow columns (long headers and labels wrap at spaces), so that the text stays
+    # large when a notebook shrinks the figure to a narrow output area.
+    headers = ["", *(_wrap(c, 10) for c in columns)]
+    labels = [_wrap(label, 16) for label in rows]
+    label_width, column_width = 2.0, 1.6
+    ax = _axes(ax, (label_width + column_width * len(columns), 0.62 * (len(rows) + 1) + 0.3))
     ax.axis("off")
     # Row labels are the first column, so that the whole table fits the axes' box.
     grid = ax.table(
         cellText=[
-            [label] + ["yes" if row[c] else "no" for c in columns] for label, row in rows.items()
+            [label] + ["yes" if row[c] else "no" for c in columns]
+            for label, row in zip(labels, rows.values(), strict=True)
         ],
         cellColours=[
             ["white"] + [_YES if row[c] else _NO for c in columns] for row in rows.values()
         ],
-        colLabels=["", *columns],
-        colWidths=[3.0] + [2.1] * len(columns),
+        colLabels=headers,
+        colWidths=[label_width] + [column_width] * len(columns),
         cellLoc="center",
         bbox=(0, 0, 1, 1),
     )
     grid.auto_set_font_size(False)
-    grid.set_fontsize(13)
+    grid.set_fontsize(12)
     for (row, col), cell in grid.get_celld().items():
         if row == 0:
             cell.set_text_props(weight="bold")
@@ -179,5 +191,5 @@ def draw_yes_no_table(
             cell.PAD = 0.04
     grid[0, 0].set_visible(False)
     if title:
-        ax.set_title(title, fontsize=14)
+        ax.set_title(title, fontsize=13, pad=8)
     return ax
