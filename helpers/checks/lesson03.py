@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import tempfile
 from collections import OrderedDict
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from helpers.checks.core import (
     Checker,
@@ -45,6 +48,118 @@ _CONSTRUCT_HINTS = [
         "assigning it to self.name before.",
     )
 ]
+
+
+# -- the same verdict on a laptop and on a GPU machine ----------------------------------------
+#
+# A forward that makes a tensor on the CPU (torch.tensor(...), torch.zeros(...) without
+# device=, .cpu()) works on a laptop, where the module is on the CPU too, and breaks on a GPU
+# machine, where the module and x are on the GPU: the course's device probe would pass on one
+# and fail on the other. ``_expect_stays_on_device`` makes the laptop behave like the GPU machine:
+# while forward runs on the CPU, every tensor made that way is marked as "on the CPU, not where
+# the module is"; an op that combines a marked tensor with an unmarked one (other than a
+# 0-dim one, which torch lets a CPU scalar do with GPU tensors) fails as it would on a GPU,
+# and a marked tensor that ends up as the output or as a buffer is reported afterwards.
+# Nothing is moved, so .item() and the values work as usual.
+
+_FACTORIES = {
+    torch.tensor, torch.as_tensor, torch.zeros, torch.ones, torch.full, torch.empty,
+    torch.arange, torch.eye, torch.linspace, torch.rand, torch.randn, torch.randint,
+    torch.from_numpy,
+}  # fmt: skip
+# Ops that may take a CPU tensor while the result stays on the GPU (a copy into it, a move).
+_CROSS_DEVICE = {
+    torch.Tensor.copy_, torch.Tensor.__setitem__, torch.Tensor.to, torch.Tensor.cuda,
+    torch.Tensor.type, torch.Tensor.index_put_, torch.Tensor.fill_,
+}  # fmt: skip
+
+
+class _CpuMade(BaseException):
+    """An op combined a tensor made on the CPU in forward with the module's tensors.
+
+    A BaseException, so that a learner's ``except Exception`` does not swallow it."""
+
+
+class _CpuMadeTensors(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.marked: dict[int, torch.Tensor] = {}  # id -> tensor (kept alive: ids stay unique)
+
+    def is_marked(self, value: Any) -> bool:
+        return isinstance(value, torch.Tensor) and self.marked.get(id(value)) is value
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        made = func in _FACTORIES and kwargs.get("device") is None
+        made = made or func is torch.Tensor.cpu
+        tensors = [
+            a
+            for a in (*args, *kwargs.values(), *_flat(args))
+            if isinstance(a, torch.Tensor) and a.device.type == "cpu"
+        ]
+        marked = [a for a in tensors if self.is_marked(a)]
+        unmarked = [a for a in tensors if not self.is_marked(a)]
+        if marked and func not in _CROSS_DEVICE and func is not torch.Tensor.cpu:
+            if unmarked and any(a.dim() for a in marked) and any(a.dim() for a in unmarked):
+                name = getattr(func, "__name__", str(func))
+                raise _CpuMade(f"{name} combined a tensor made on the CPU with the module's")
+            made = made or not unmarked
+        if made and isinstance(out, torch.Tensor) and out.device.type == "cpu":
+            self.marked[id(out)] = out
+        return out
+
+
+def _flat(args: tuple[Any, ...]) -> list[Any]:
+    """Tensors one level down in list / tuple arguments (torch.stack([...]), where(...))."""
+    return [v for a in args if isinstance(a, (list, tuple)) for v in a]
+
+
+_CPU_MADE_HINT = (
+    "forward makes a tensor on the CPU ({what}): on a GPU machine the module and its input "
+    "are on the GPU, and this breaks there. {fix}"
+)
+_RUNNING_CPU_FIX = (
+    "Update the buffers in place (self.num_batches_tracked += 1, "
+    "self.running_mean.mul_(...).add_(...)) or compute them from tensors already there; "
+    "never assign torch.tensor(...) or a .cpu() copy to a buffer."
+)
+_MASK_CPU_FIX = (
+    "Use the registered buffer as it is (self.mask[:T, :T], no .cpu()), and make any new "
+    "tensor on the scores' device (device=scores.device, torch.full_like(scores, ...))."
+)
+
+
+def _expect_stays_on_device(
+    t: Checker, layer: nn.Module, x: torch.Tensor, call: str, what: str, fix: str
+) -> Any:
+    """Run ``layer(x)`` on the CPU as if the CPU were another machine's GPU (see above)."""
+    before = {n: id(b) for n, b in layer.named_buffers()}
+    mode = _CpuMadeTensors()
+    try:
+        with mode:
+            y = t.call(layer, x, what=call)
+    except _CpuMade as mixed:
+        t.fail(
+            f"{call} mixes a tensor made on the CPU with the module's tensors",
+            got=str(mixed),
+            hint=_CPU_MADE_HINT.format(what=what, fix=fix),
+        )
+    buffers = dict(layer.named_buffers())
+    moved = [n for n, b in buffers.items() if mode.is_marked(b) and before.get(n) != id(b)]
+    if moved:
+        t.fail(
+            f"after {call} the buffer `{moved[0]}` is a tensor made on the CPU in forward",
+            expected=f"`{moved[0]}` on the module's device, wherever .to(device) put it",
+            got="a new tensor from torch.tensor(...) / torch.zeros(...) without device=, or .cpu()",
+            hint=_CPU_MADE_HINT.format(what=what, fix=fix),
+        )
+    if mode.is_marked(y):
+        t.fail(
+            f"{call} returns a tensor made on the CPU",
+            hint=_CPU_MADE_HINT.format(what=what, fix=fix),
+        )
+    return y
 
 
 # -- 03.running_mean --------------------------------------------------------------------------
@@ -88,7 +203,9 @@ def check_running_mean(t: Checker) -> None:
                 "persistent=False, or the running statistics are not saved.",
             )
 
-    cases = [(3, None, (5, 7, 4)), (4, 0.3, (6, 2, 9)), (1, 0.05, (3,))]
+    # A momentum given first: a swapped update shows there, so a default call that then
+    # moves by another amount has a default other than 0.1.
+    cases = [(4, 0.3, (6, 2, 9)), (3, None, (5, 7, 4)), (1, 0.05, (3,))]
     for num_features, momentum, batch_sizes in cases:
         call = f"RunningMean({num_features}" + (
             f", momentum={momentum})" if momentum is not None else ")"
@@ -97,7 +214,15 @@ def check_running_mean(t: Checker) -> None:
         with t.probe(f"training mode: {n} batch{'es' if n > 1 else ''} through {call}"):
             args = (num_features,) if momentum is None else (num_features, momentum)
             layer = t.call(RunningMean, *args, what=call)
-            _expect_training(t, layer, call, num_features, momentum or 0.1, batch_sizes)
+            _expect_training(
+                t,
+                layer,
+                call,
+                num_features,
+                momentum or 0.1,
+                batch_sizes,
+                by_default=momentum is None,
+            )
 
     with t.probe("running_mean is updated without autograd history"):
         layer = t.call(RunningMean, 3, what="RunningMean(3)")
@@ -219,6 +344,19 @@ def check_running_mean(t: Checker) -> None:
                 "buffers and leaves integer ones alone.",
             )
         _expect_training(t, layer, "RunningMean(3) in float64", 3, 0.1, (4,), torch.float64)
+
+    with t.probe(
+        "forward makes no tensor on the CPU alone (so the verdict is the same on a laptop "
+        "and on a GPU machine)"
+    ):
+        layer = t.call(RunningMean, 3, what="RunningMean(3)")
+        what = "torch.tensor(...), torch.zeros(...) without device=, or .cpu()"
+        for _ in range(2):
+            x = torch.randn(4, 3)
+            _expect_stays_on_device(t, layer, x, "RunningMean(3)(x)", what, _RUNNING_CPU_FIX)
+        t.call(layer.eval, what="RunningMean(3).eval()")
+        call = "RunningMean(3).eval()(x)"
+        _expect_stays_on_device(t, layer, torch.randn(4, 3), call, what, _RUNNING_CPU_FIX)
 
     with t.probe("works on the course's device, get_device()"):
         device = get_device()
@@ -343,8 +481,12 @@ def _expect_training(
     batch_sizes: tuple[int, ...],
     dtype: torch.dtype = torch.float32,
     device: torch.device | None = None,
+    by_default: bool = False,
 ) -> None:
-    """Feed batches in training mode; after each: output, running_mean, count, x intact."""
+    """Feed batches in training mode; after each: output, running_mean, count, x intact.
+
+    ``by_default``: the module was built without a momentum (after a call with one passed).
+    """
     expected_mean = torch.zeros(num_features, dtype=torch.float64)
     for k, n in enumerate(batch_sizes, start=1):
         x = (torch.randn(n, num_features) * 2 + 3).to(dtype)
@@ -383,7 +525,14 @@ def _expect_training(
             "In training mode subtract the batch's own mean, x.mean(0); running_mean is for "
             "eval mode."
         )
-        diagnoses = [(x_before - updated.to(dtype=x.dtype, device=x.device), wrong_mean)]
+        diagnoses = [
+            (x_before - updated.to(dtype=x.dtype, device=x.device), wrong_mean),
+            (
+                x_before - x_before.mean(),
+                "x.mean() is one number, the mean of every value in the batch: centre each "
+                "feature by its own mean over the batch, x.mean(0) (shape (num_features,)).",
+            ),
+        ]
         if previous is not None and tuple(previous.shape) == (num_features,):
             diagnoses.append((x_before - previous.to(x.dtype), wrong_mean))
         t.expect_close(
@@ -415,12 +564,26 @@ def _expect_training(
         diagnoses = [
             (expected_mean.to(**like), not_moved),
             ((1 - momentum) * expected_mean.to(**like), not_moved),  # the output's mean, 0
+        ]
+        implied = _implied_momentum(running_mean, expected_mean, batch_mean)
+        if by_default and implied is not None and abs(implied - momentum) > 1e-4:
+            # The update is right with a momentum given (an earlier probe): the default differs.
+            moved = (1 - implied) * expected_mean + implied * batch_mean.double().cpu()
+            diagnoses.append(
+                (
+                    moved.to(**like),
+                    f"RunningMean({num_features}) updated with momentum {implied:.4g}: the "
+                    "default must be 0.1, def __init__(self, num_features, momentum=0.1) "
+                    "(BatchNorm's convention: momentum weighs the new batch).",
+                )
+            )
+        diagnoses.append(
             (
                 swapped.to(**like),
                 "momentum and 1 - momentum are swapped: momentum weighs the new batch, "
                 "(1 - momentum) * running_mean + momentum * x.mean(0).",
-            ),
-        ]
+            )
+        )
         if momentum != 0.1:
             default = 0.9 * expected_mean + 0.1 * batch_mean.double().cpu()
             diagnoses.append(
@@ -452,6 +615,17 @@ def _expect_training(
                 else "Keep num_batches_tracked int64: add the integer 1, not 1.0.",
             )
         expected_mean = updated
+
+
+def _implied_momentum(
+    got: torch.Tensor, previous: torch.Tensor, batch_mean: torch.Tensor
+) -> float | None:
+    """The m with got = (1 - m) * previous + m * batch_mean (first feature), if finite."""
+    step = float(batch_mean.double().cpu()[0] - previous[0])
+    if got.numel() == 0 or got.shape != previous.shape or abs(step) < 1e-3:
+        return None
+    implied = float(got.double().cpu()[0] - previous[0]) / step
+    return round(implied, 4) if 0 < implied < 1 else None
 
 
 def _count_text(count: torch.Tensor) -> str:
@@ -521,6 +695,45 @@ def check_causal_mask(t: Checker) -> None:
             layer = t.call(CausalMask, max_len, what=f"CausalMask({max_len})")
             _expect_masked(t, layer, max_len, torch.randn(shape, dtype=dtype))
 
+    with t.probe("the output carries gradients back to the unmasked scores"):
+        layer = t.call(CausalMask, 5, what="CausalMask(5)")
+        scores = torch.randn(2, 4, 4, requires_grad=True)
+        out = t.expect_tensor(
+            t.call(layer, scores, what="CausalMask(5)(scores)"), what="the output"
+        )
+        keep = ~_causal(4)
+        if out.shape != scores.shape:
+            t.fail(
+                "the output has the wrong shape",
+                expected=shape_str(scores.shape),
+                got=shape_str(out.shape),
+                hint="Return a tensor of the scores' shape.",
+            )
+        if not out.requires_grad:
+            t.fail(
+                "the output does not carry gradients to scores",
+                expected="out.requires_grad == True for scores with requires_grad=True",
+                got="out.requires_grad == False",
+                hint="The mask sits inside a model that is trained: do not detach the scores "
+                "(scores.detach(), scores.data, torch.no_grad() in forward); "
+                "scores.masked_fill(mask, float('-inf')) keeps the graph.",
+            )
+        weights = torch.randn(2, int(keep.sum()))
+        t.call(
+            lambda: (out[..., keep] * weights).sum().backward(),
+            what="(output[unmasked] * w).sum().backward()",
+        )
+        expected_grad = torch.zeros(2, 4, 4)
+        expected_grad[..., keep] = weights
+        grad = scores.grad if scores.grad is not None else torch.zeros_like(scores)
+        t.expect_close(
+            grad,
+            expected_grad,
+            what="scores.grad after (output[unmasked] * w).sum().backward()",
+            hint="Each unmasked output is the score itself (gradient 1), each masked one a "
+            "constant -inf (gradient 0): return scores.masked_fill(mask, float('-inf')).",
+        )
+
     with t.probe("forward uses the registered mask buffer (the one .to(device) moves)"):
         layer = t.call(CausalMask, 6, what="CausalMask(6)")
         name, mask = _find_mask(t, layer, 6)
@@ -541,6 +754,20 @@ def check_causal_mask(t: Checker) -> None:
                 "building a mask on every call: the buffer is built once, and .to(device) "
                 "moves it.",
             )
+
+    with t.probe(
+        "forward makes no tensor on the CPU alone (so the verdict is the same on a laptop "
+        "and on a GPU machine)"
+    ):
+        layer = t.call(CausalMask, 6, what="CausalMask(6)")
+        _expect_stays_on_device(
+            t,
+            layer,
+            torch.randn(2, 4, 4),
+            "CausalMask(6)(scores)",
+            "torch.ones(...) / torch.tensor(...) without device=, or .cpu()",
+            _MASK_CPU_FIX,
+        )
 
     with t.probe("works on the course's device, get_device()"):
         device = get_device()
@@ -791,11 +1018,13 @@ def _expect_freeze(
     naive = [n for n in order if any(n.startswith(p) for p in prefixes)]
 
     unmatched = [p for p in prefixes if not any(_matches(n, [p]) for n in order)]
+    modes = {n: m.training for n, m in model.named_modules()}
+    given = list(prefixes)  # the caller's list, which freeze must leave as it is
     try:
         result = t.call(
             freeze,
             model,
-            list(prefixes),
+            given,
             what=f"freeze(model, {prefixes!r})",
             hints=[*_LOOKUP_HINTS, *_ONE_STRING_HINTS],
         )
@@ -834,6 +1063,24 @@ def _expect_freeze(
         )
     if any(not equal(b, buffers[n]) for n, b in model.named_buffers()):
         t.fail("freeze changed a buffer", hint="Touch only the parameters' requires_grad.")
+    switched = [n for n, m in model.named_modules() if m.training != modes.get(n, m.training)]
+    if switched:
+        t.fail(
+            f"freeze switched `{switched[0] or 'the model'}` to "
+            f"{'training' if model.get_submodule(switched[0]).training else 'eval'} mode",
+            expected="every module in the mode it was in (training)",
+            hint="Freezing is not eval mode: requires_grad_(False) stops the optimizer from "
+            "changing the parameters, while .eval() changes what BatchNorm and Dropout "
+            "compute. Leave the modules' mode alone.",
+        )
+    if given != list(prefixes):
+        t.fail(
+            "freeze changed the list of prefixes it was given",
+            expected=repr(list(prefixes)),
+            got=repr(given),
+            hint="Do not change the caller's list (remove, append, sort, prefixes[i] = ...): "
+            "read it, or work on a copy, list(prefixes).",
+        )
 
     want_flags = {n: flags[n] and n not in expected for n in order}
     got_flags = {n: params[n].requires_grad for n in order}
@@ -978,6 +1225,11 @@ _ONE_STRING_HINTS = [
         "the list is a substring. Loop over the prefixes and compare each with the name.",
     ),
     (
+        "string index out of range",
+        "A name can equal a prefix (such as 'scale'): then name[len(prefix)] is past the end "
+        "of the name. Test name == prefix first, or use name.startswith(prefix + '.').",
+    ),
+    (
         "first argument must be string or compiled pattern",
         "`prefixes` is a list of prefixes, not one string: re.match needs one pattern. Loop "
         "over the prefixes and compare each with the name.",
@@ -1069,7 +1321,22 @@ def _expect_round_trip(
                 _train_step(model, optimizer, x, y)
             model_state = copy.deepcopy(model.state_dict())
             optimizer_state = copy.deepcopy(optimizer.state_dict())
-            t.call(save, path, model, optimizer, epoch, what="save_checkpoint(path, ...)")
+            # Run from an empty working folder, so a file written next to the notebook
+            # (a relative path such as "last.pt") shows up as well.
+            with tempfile.TemporaryDirectory() as elsewhere, _working_folder(elsewhere):
+                storage = _storage(model)
+                with _CopyOnMove(model):
+                    t.call(save, path, model, optimizer, epoch, what="save_checkpoint(path, ...)")
+                moved = _storage(model) != storage
+                stray = sorted(os.listdir(elsewhere))
+            if stray:
+                t.fail(
+                    "save_checkpoint wrote a file in the working folder too",
+                    expected="one file, at path",
+                    got=f"also wrote: {', '.join(stray)}",
+                    hint="Write only to the path you are given: no second copy such as "
+                    "torch.save(checkpoint, 'last.pt') next to the notebook.",
+                )
             written = sorted(os.listdir(folder))
             if not os.path.isfile(path):
                 t.fail(
@@ -1087,6 +1354,16 @@ def _expect_round_trip(
                     "and torch.save it to path once.",
                 )
             _expect_unchanged_by_save(t, model, optimizer, model_state, optimizer_state)
+            if moved:
+                t.fail(
+                    "save_checkpoint moved or replaced the model's tensors",
+                    got="the model's parameters or buffers now hold other storage "
+                    "(model.cpu(), model.to('cpu'), an assignment to .data)",
+                    hint="Saving must leave the model where it is: model.cpu().state_dict() "
+                    "moves the model itself (nothing to see on a laptop, the model leaves "
+                    "the GPU on a GPU machine). For CPU copies save "
+                    "{k: v.cpu() for k, v in model.state_dict().items()}.",
+                )
 
         with t.probe(f"the file loads with torch.load(path, weights_only=True){suffix}"):
             contents = _load_weights_only(t, path)
@@ -1152,6 +1429,54 @@ def _expect_round_trip(
             t.expect_close(got[name], value, what=f"`{name}` after the next step", hint=hint)
 
 
+class _CopyOnMove(TorchFunctionMode):
+    """While the body runs, .cpu() / .to("cpu") of one of ``model``'s own tensors returns a
+    copy, as it does for a tensor on a GPU: a model moved to the CPU takes new storage on
+    every machine (``_storage`` sees it), while a copy that is only read changes nothing.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.own = {id(x): x for x in (*model.parameters(), *model.buffers())}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if args and self.own.get(id(args[0])) is args[0] and out is args[0]:
+            targets = (*args[1:], kwargs.get("device"))
+            if func is torch.Tensor.cpu or (
+                func is torch.Tensor.to and any(_is_cpu(a) for a in targets)
+            ):
+                out = out.clone()
+        return out
+
+
+def _is_cpu(value: Any) -> bool:
+    if isinstance(value, torch.device):
+        return value.type == "cpu"
+    return isinstance(value, str) and value.split(":")[0] == "cpu"
+
+
+def _storage(model: nn.Module) -> list[tuple[str, int]]:
+    """Where each parameter and buffer of ``model`` keeps its values."""
+    return [
+        (name, tensor.data_ptr())
+        for name, tensor in (*model.named_parameters(), *model.named_buffers())
+        if tensor.numel()
+    ]
+
+
+@contextlib.contextmanager
+def _working_folder(folder: str) -> Iterator[None]:
+    """Run the body with ``folder`` as the working folder."""
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 # -- a file whose unpickling would run code ----------------------------------------------------
 #
 # The trap file pickles an object whose __reduce__ names _record_unpickling, a function of this
@@ -1183,12 +1508,21 @@ def _expect_refusal(t: Checker, load: Any) -> None:
         optimizer = _OPTIMIZERS["Adam"][0](model.parameters())
         _TRAP_RUNS.clear()
         raised = None
+        # torch's allow-list of globals is the process's: what learner code adds to it
+        # during the check (even this trap's function) is taken out again afterwards, and
+        # the trap's function is never on it when the probe starts.
+        allowed = list(torch.serialization.get_safe_globals())
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals([g for g in allowed if g is not _record_unpickling])
         try:
             load(path, model, optimizer)
         except NotImplementedError as exc:
             raise NotImplementedYet("load_checkpoint(path, model, optimizer)", str(exc)) from None
         except Exception as exc:  # a refusal is what we want; which exception is torch's choice
             raised = exc
+        finally:
+            torch.serialization.clear_safe_globals()
+            torch.serialization.add_safe_globals(allowed)
         ran, _TRAP_RUNS[:] = bool(_TRAP_RUNS), []
     if ran:
         t.fail(
@@ -1216,13 +1550,19 @@ def _load_weights_only(t: Checker, path: str) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-        found = re.search(r"Unsupported global: GLOBAL \S+", text)
+        found = re.search(r"Unsupported (?:global: GLOBAL \S+|operand \d+)", text)
         first = found.group(0) if found else (text.strip().splitlines() or [""])[0][:160]
         if header != b"PK":
             first = "the file is not in torch.save's format"
             hint = (
                 "Save with torch.save, not pickle.dump: torch.load(..., weights_only=True) "
                 "reads torch.save's format."
+            )
+        elif "Unsupported operand" in text:
+            hint = (
+                "Keep torch.save's default pickle protocol: with pickle_protocol=4 or more "
+                "the file holds instructions that torch.load(..., weights_only=True) does "
+                "not read (it expects the default, 2)."
             )
         else:
             hint = (

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from helpers.checks.core import Checker, describe, task
 from helpers.device import get_device
@@ -27,8 +28,14 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-# Hints for the two ways a walk over a module tree goes wrong.
+# Hints for the ways a walk over a module tree goes wrong.
 _WALK_HINTS = (
+    (
+        "unexpected keyword argument 'remove_duplicate'",
+        "Only named_parameters(), named_buffers(), named_modules() and modules() take "
+        "remove_duplicate; parameters(), buffers() and children() do not. parameters() "
+        "already gives each shared Parameter once: call it without arguments.",
+    ),
     (
         "maximum recursion depth",
         "The function keeps calling itself: recurse into each child module "
@@ -100,6 +107,69 @@ def _expect_unchanged(
             hint="Only read the model: model.eval() / .train(), .to() / .cpu(), "
             "requires_grad_() and assignments change the caller's model in place.",
         )
+
+
+# -- moves to the CPU: the same verdict on a laptop and on a GPU machine ----------------------
+#
+# model.cpu() (or model.to("cpu")) inside a function that only reads the model changes
+# nothing on a laptop, where the model is on the CPU already, and moves the caller's model
+# off the GPU on a GPU machine. While the function runs, .cpu() / .to("cpu") of one of the
+# model's own tensors returns a copy, as it does on a GPU: a copy the function reads
+# (p.detach().cpu()) is harmless, a model that takes the copies (model.cpu()) is seen on
+# every machine, because its tensors' storage changes.
+
+
+class _CopyOnMove(TorchFunctionMode):
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.own = {id(x): x for x in (*model.parameters(), *model.buffers())}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if args and self.own.get(id(args[0])) is args[0] and out is args[0]:
+            to_cpu = func is torch.Tensor.cpu or (
+                func is torch.Tensor.to
+                and any(_is_cpu(a) for a in (*args[1:], kwargs.get("device")))
+            )
+            if to_cpu:
+                out = out.clone()  # what a tensor on a GPU gives
+        return out
+
+
+def _is_cpu(value: Any) -> bool:
+    if isinstance(value, torch.device):
+        return value.type == "cpu"
+    return isinstance(value, str) and value.split(":")[0] == "cpu"
+
+
+def _storage(model: nn.Module) -> list[tuple[str, int]]:
+    return [
+        (name, tensor.data_ptr())
+        for name, tensor in (*model.named_parameters(), *model.named_buffers())
+        if tensor.numel()
+    ]
+
+
+def _call_reading(
+    t: Checker, fn: Callable[..., Any], model: nn.Module, *args: Any, what: str, **kwargs: Any
+) -> Any:
+    """``t.call(fn, model, ...)`` for a function that must only read ``model``: afterwards
+    the model must be as it was (``_expect_unchanged``), its tensors in the same storage."""
+    state, storage = _model_state(model), _storage(model)
+    with _CopyOnMove(model):
+        got = t.call(fn, model, *args, what=what, **kwargs)
+    _expect_unchanged(t, model, state, what)
+    if _storage(model) != storage:
+        t.fail(
+            f"{what} moved or replaced the model's tensors",
+            got="the model's parameters or buffers now hold other storage "
+            "(model.cpu(), model.to('cpu') or an assignment to .data)",
+            hint="Only read the model: model.cpu() / .to('cpu') moves the caller's model in "
+            "place; on a laptop it changes nothing, on a GPU machine it takes the model off "
+            "the GPU. Shapes, numel() and requires_grad are there wherever the model is.",
+        )
+    return got
 
 
 # -- models the checks are made of ------------------------------------------------------------
@@ -211,6 +281,12 @@ _COUNT_HINTS = (
         "reduce() without a start value fails on a model with no parameters: add up "
         "p.numel() with sum(...) (or give reduce the start value 0).",
     ),
+    (
+        "StopIteration",
+        "next(model.parameters()) raises StopIteration on a model without parameters "
+        "(nn.ReLU has none): do not ask the first parameter for a device or dtype; add up "
+        "p.numel(), Python ints, starting from 0.",
+    ),
     *_WALK_HINTS,
 )
 
@@ -274,18 +350,16 @@ def _expect_count(
     trainable_only: bool | None,
 ) -> None:
     """``count_parameters(model[, trainable_only=...])`` must equal the reference count."""
-    before = _model_state(model)
     if trainable_only is None:
         what = f"count_parameters({name})"
-        got = t.call(count_parameters, model, hints=_COUNT_HINTS, what=what)
+        got = _call_reading(t, count_parameters, model, hints=_COUNT_HINTS, what=what)
         only = False
     else:
         what = f"count_parameters({name}, trainable_only={trainable_only})"
-        got = t.call(
-            count_parameters, model, trainable_only=trainable_only, hints=_COUNT_HINTS, what=what
+        got = _call_reading(
+            t, count_parameters, model, trainable_only=trainable_only, hints=_COUNT_HINTS, what=what
         )
         only = trainable_only
-    _expect_unchanged(t, model, before, what)
 
     def keep(p: torch.Tensor) -> bool:
         return p.requires_grad or not only
@@ -462,9 +536,7 @@ def _expect_names(
     cls_text: str,
 ) -> None:
     what = f"find_modules({model_text}, {cls_text})"
-    before = _model_state(model)
-    got = t.call(find_modules, model, cls, hints=_WALK_HINTS, what=what)
-    _expect_unchanged(t, model, before, what)
+    got = _call_reading(t, find_modules, model, cls, hints=_WALK_HINTS, what=what)
     pairs = list(model.named_modules())
     expected = [name for name, m in pairs if isinstance(m, cls)]
     if not isinstance(got, list):
@@ -490,6 +562,7 @@ def _expect_names(
             got=_short(got),
             hint="Each item is a module's qualified name, a str such as 'encoder.0'.",
         )
+    got = [str.__str__(item) for item in got]  # plain str in a plain list, compared as such
     if got == expected:
         return
     all_pairs = list(model.named_modules(remove_duplicate=False))
@@ -740,6 +813,12 @@ def _call_replace(
         for name in sorted(dotted)
     ]
     hints += [
+        (
+            "StopIteration",
+            "next(old.parameters()) raises StopIteration for a module without parameters "
+            "(nn.ReLU has none): put what factory(old) returned in place as it is (the "
+            "factory decides how the new module is made; do not move or convert it).",
+        ),
         (
             "has no attribute `",
             "A name that led to a match no longer exists when it is used: a module on its "
@@ -1145,9 +1224,7 @@ def _expect_rows(
     t: Checker, describe_fn: Callable[..., Any], model: nn.Module, model_text: str
 ) -> None:
     what = f"describe({model_text})"
-    before = _model_state(model)
-    got = t.call(describe_fn, model, hints=_WALK_HINTS, what=what)
-    _expect_unchanged(t, model, before, what)
+    got = _call_reading(t, describe_fn, model, hints=_WALK_HINTS, what=what)
     expected = _reference_rows(model)
     if not isinstance(got, list):
         t.fail(
@@ -1175,7 +1252,17 @@ def _expect_rows(
             )
         _expect_row_types(t, row, index, what)
     got_rows = [{k: row[k] for k in _KEYS} for row in got]
-    got_rows = [{**row, "shape": tuple(row["shape"])} for row in got_rows]
+    # Plain values, compared as such (a str subclass could compare equal to anything).
+    got_rows = [
+        {
+            **row,
+            "name": str.__str__(row["name"]),
+            "kind": str.__str__(row["kind"]),
+            "shape": tuple(int(d) for d in row["shape"]),
+            "numel": int(row["numel"]),
+        }
+        for row in got_rows
+    ]
     if got_rows == expected:
         return
     _fail_rows(t, model, got_rows, expected, what)

@@ -548,6 +548,104 @@ class RunningMeanInferenceMode(nn.Module):
         return out
 
 
+@mistake("03.running_mean", hint="never assign torch.tensor(...) or a .cpu() copy to a buffer")
+class RunningMeanCountFromItem(nn.Module):
+    """The count rebuilt from a Python number: a new CPU tensor, wherever the module is."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked = torch.tensor(self.num_batches_tracked.item() + 1)
+            return x - mean
+        return x - self.running_mean
+
+
+@mistake("03.running_mean", hint="the default must be 0.1")
+class RunningMeanKerasDefaultMomentum(nn.Module):
+    """The right update, but Keras' default (0.9, the weight of the old value) kept."""
+
+    def __init__(self, num_features, momentum=0.9):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+            return x - mean
+        return x - self.running_mean
+
+
+@mistake("03.running_mean", hint="x.mean() is one number")
+class RunningMeanOneMeanForAll(nn.Module):
+    """x.mean() without a dim: one mean over every value, broadcast to every feature."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean()
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+            self.num_batches_tracked += 1
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanCountFilledFromInt(nn.Module):
+    """A list-built zero vector; the count set with fill_(int(...) + 1), in place."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.tensor([0.0] * num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.detach().mean(dim=0)
+            self.running_mean.mul_(1 - self.momentum).add_(mean * self.momentum)
+            self.num_batches_tracked.fill_(int(self.num_batches_tracked) + 1)
+            return x - x.mean(0)
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanMomentumBuffer(nn.Module):
+    """torch.full zeros; the momentum kept as a third, non-persistent buffer; torch.lerp."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.register_buffer("running_mean", torch.full((num_features,), 0.0))
+        self.register_buffer("num_batches_tracked", torch.zeros((), dtype=torch.long))
+        self.register_buffer("momentum", torch.tensor(float(momentum)), persistent=False)
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        self.running_mean = torch.lerp(self.running_mean, mean.detach(), self.momentum)
+        self.num_batches_tracked += 1
+        return x - mean
+
+
 # -- 03.causal_mask: mistakes -------------------------------------------------------------------
 
 
@@ -825,6 +923,66 @@ class CausalMaskAdditiveFromBuffer(nn.Module):
         return scores + additive
 
 
+@mistake("03.causal_mask", hint="(self.mask[:T, :T], no .cpu())")
+class CausalMaskMovesMaskToCpu(nn.Module):
+    """.cpu() on the mask "to be safe": a no-op on a laptop, a device clash on a GPU."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T].cpu(), float("-inf"))
+
+
+@mistake("03.causal_mask", hint="do not detach the scores")
+class CausalMaskDetachesScores(nn.Module):
+    """The right values, but the output is cut off from the graph."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.detach().masked_fill(self.mask[:T, :T], float("-inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskBuiltByLoops(nn.Module):
+    """The mask filled by two loops; -float("inf")."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.zeros(max_len, max_len, dtype=torch.bool)
+        for i in range(max_len):
+            for j in range(i + 1, max_len):
+                mask[i, j] = True
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.size(-1)
+        return scores.masked_fill(self.mask[:T, :T], -float("inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskWhereWithScalarTensor(nn.Module):
+    """The complement of tril, and torch.where with a 0-dim torch.tensor(-inf) (a CPU
+    scalar, which torch lets mix with tensors on any device)."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        future = ~torch.tril(torch.ones(max_len, max_len)).bool()
+        self.register_buffer("future", future, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return torch.where(self.future[:T, :T], torch.tensor(float("-inf")), scores)
+
+
 # -- 03.freeze: mistakes ---------------------------------------------------------------------------
 
 
@@ -1087,6 +1245,71 @@ def freeze_prefix_loop_then_order(model, prefixes):
         if name in chosen:
             param.requires_grad_(False)
             names.append(name)
+    return names
+
+
+@mistake("03.freeze", hint="Freezing is not eval mode")
+def freeze_sets_eval_mode(model, prefixes):
+    frozen = []
+    for name, module in model.named_modules():
+        if name in prefixes:
+            module.eval()  # "frozen layers should not update BatchNorm either"
+    for name, param in model.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@mistake("03.freeze", hint="Do not change the caller's list")
+def freeze_consumes_prefixes(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+            frozen.append(name)
+    prefixes.clear()  # "done with them"
+    return frozen
+
+
+@mistake("03.freeze", hint="is past the end of the name")
+def freeze_indexes_after_prefix(model, prefixes):
+    frozen = []
+    for name, param in model.named_parameters():
+        for p in prefixes:
+            if name.startswith(p) and name[len(p)] == ".":  # IndexError when name == p
+                param.requires_grad_(False)
+                frozen.append(name)
+                break
+    return frozen
+
+
+@correct("03.freeze")
+def freeze_one_regex(model, prefixes):
+    """One regex alternation of the escaped prefixes, anchored at a dot or the end."""
+    if not prefixes:
+        return []
+    pattern = re.compile("(?:" + "|".join(map(re.escape, prefixes)) + r")(?:\.|$)")
+    frozen = []
+    for name, param in model.named_parameters():
+        if pattern.match(name):
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+@correct("03.freeze")
+def freeze_from_named_modules(model, prefixes):
+    """Modules named by a prefix give their parameters (prefix=...); single parameters are
+    added by name; then everything in named_parameters() order."""
+    chosen = set()
+    for module_name, module in model.named_modules():
+        if module_name in prefixes:
+            chosen.update(n for n, _ in module.named_parameters(prefix=module_name))
+    chosen.update(n for n, _ in model.named_parameters() if n in prefixes)
+    names = [n for n, _ in model.named_parameters() if n in chosen]
+    for name in names:
+        model.get_parameter(name).requires_grad = False
     return names
 
 
@@ -1372,6 +1595,38 @@ def save_all_load_swallows_errors(path, model, optimizer, epoch):
     _save_all(path, model, optimizer, epoch)
 
 
+@mistake(
+    "03.checkpoint",
+    hint="Keep torch.save's default pickle protocol",
+    extra={"load_checkpoint": _load_all},
+)
+def save_with_pickle_protocol_4(path, model, optimizer, epoch):
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save(checkpoint, path, pickle_protocol=4)  # "a newer protocol is faster"
+
+
+@mistake(
+    "03.checkpoint",
+    hint="no second copy such as",
+    extra={"load_checkpoint": _load_all},
+)
+def save_also_latest_copy(path, model, optimizer, epoch):
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save(checkpoint, path)
+    torch.save(checkpoint, "latest.pt")  # "always keep the latest one next to the notebook"
+
+
+@mistake(
+    "03.checkpoint",
+    hint="model.cpu().state_dict() moves the model itself",
+    extra={"load_checkpoint": _load_all},
+)
+def save_state_of_model_moved_to_cpu(path, model, optimizer, epoch):
+    # "save on the CPU so it loads anywhere": the model itself leaves the GPU
+    checkpoint = {"model": model.cpu().state_dict(), "optimizer": optimizer.state_dict()}
+    torch.save({**checkpoint, "epoch": epoch}, path)
+
+
 # -- 03.checkpoint: correct alternatives ---------------------------------------------------------
 
 
@@ -1473,3 +1728,48 @@ def save_atomically(path, model, optimizer, epoch):
     partial = f"{path}.partial"
     torch.save(checkpoint, partial)
     os.replace(partial, path)
+
+
+def _load_deeply_nested(path, model, optimizer):
+    blob = torch.load(path, weights_only=True)
+    model.load_state_dict(dict(zip(blob["model"]["names"], blob["model"]["tensors"], strict=True)))
+    optimizer.load_state_dict(blob["training"]["extras"]["optimizer"])
+    return int(blob["training"]["epoch"])
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_deeply_nested})
+def save_names_and_tensors_legacy_format(path, model, optimizer, epoch):
+    """The state_dict as two lists zipped back on load, the optimizer two levels down, the
+    legacy (non-zip) format."""
+    state = model.state_dict()
+    blob = {
+        "model": {"names": list(state), "tensors": list(state.values())},
+        "training": {"epoch": epoch, "extras": {"optimizer": optimizer.state_dict()}},
+    }
+    torch.save(blob, path, _use_new_zipfile_serialization=False)
+
+
+def _load_through_data(path, model, optimizer):
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    with torch.no_grad():
+        for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+            tensor.data = checkpoint["model"][name].to(tensor.device)  # the same objects
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_through_data})
+def save_protocol_2_load_through_data(path, model, optimizer, epoch):
+    """pickle_protocol=2 said out loud; load assigns .data to each parameter and buffer."""
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save(checkpoint, path, pickle_protocol=2)
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_all})
+def save_cpu_copies_with_to(path, model, optimizer, epoch):
+    """CPU copies made with .to("cpu", copy=True) from the model's own tensors
+    (keep_vars=True): copies, so the model stays where it is."""
+    state = {
+        k: v.detach().to("cpu", copy=True) for k, v in model.state_dict(keep_vars=True).items()
+    }
+    torch.save({"model": state, "optimizer": optimizer.state_dict(), "epoch": epoch}, path)

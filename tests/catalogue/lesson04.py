@@ -113,6 +113,29 @@ def count_unpacking_parameters(model, trainable_only=False):
     return sum(p.numel() for name, p in model.parameters() if p.requires_grad or not trainable_only)
 
 
+@mistake("04.count_parameters", hint="do not ask the first parameter for a device or dtype")
+def count_on_the_first_parameters_device(model, trainable_only=False):
+    device = next(model.parameters()).device  # "keep the total on the model's device"
+    total = torch.zeros((), dtype=torch.long, device=device)
+    for p in model.parameters():
+        if p.requires_grad or not trainable_only:
+            total += p.numel()
+    return int(total)
+
+
+@mistake("04.count_parameters", hint="takes the model off the GPU")
+def count_after_moving_to_cpu(model, trainable_only=False):
+    model = model.cpu()  # "count on the CPU": moves the caller's model (a no-op on a laptop)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+@mistake("04.count_parameters", hint="parameters(), buffers() and children() do not")
+def count_with_remove_duplicate(model, trainable_only=False):
+    # "each shared parameter once", as named_parameters() was told in the lesson
+    params = model.parameters(remove_duplicate=True)
+    return sum(p.numel() for p in params if p.requires_grad or not trainable_only)
+
+
 # -- 04.count_parameters: correct alternatives ------------------------------------------------
 
 
@@ -151,6 +174,22 @@ def count_over_a_set(model, trainable_only=False):
     """Every place of every parameter, deduplicated by a set (a Parameter hashes by id)."""
     unique = {p for _, p in model.named_parameters(remove_duplicate=False)}
     return sum(p.numel() for p in unique if p.requires_grad >= trainable_only)
+
+
+@correct("04.count_parameters")
+def count_recursively_numpy_int(model, trainable_only=False):
+    """A recursion over each module's own _parameters with a set of ids; a NumPy integer."""
+    seen = set()
+
+    def own(module):
+        total = 0
+        for p in module._parameters.values():
+            if p is not None and id(p) not in seen:
+                seen.add(id(p))
+                total += p.numel() if p.requires_grad or not trainable_only else 0
+        return total + sum(own(child) for child in module.children())
+
+    return np.int64(own(model))
 
 
 # -- 04.find_modules: mistakes ----------------------------------------------------------------
@@ -278,6 +317,12 @@ def find_unpacking_modules(model, cls):
     return [name for name, m in model.modules() if isinstance(m, cls)]  # no names there
 
 
+@mistake("04.find_modules", hint="takes the model off the GPU")
+def find_after_moving_to_cpu(model, cls):
+    model.to("cpu")  # "inspect on the CPU"
+    return [name for name, m in model.named_modules() if isinstance(m, cls)]
+
+
 # -- 04.find_modules: correct alternatives ----------------------------------------------------
 
 
@@ -324,6 +369,14 @@ def find_with_stack(model, cls):
         children = [(f"{name}.{n}" if name else n, c) for n, c in module.named_children()]
         stack.extend(reversed(children))
     return found
+
+
+@correct("04.find_modules")
+def find_with_filter_and_mro(model, cls):
+    """filter() over named_modules(); cls found in the class's MRO (same as isinstance)."""
+    return [
+        name for name, _ in filter(lambda pair: cls in type(pair[1]).__mro__, model.named_modules())
+    ]
 
 
 # -- 04.replace_modules: mistakes -------------------------------------------------------------
@@ -527,6 +580,21 @@ def replace_unpacking_modules(model, cls, factory):
     return len(targets)
 
 
+@mistake("04.replace_modules", hint="do not move or convert it")
+def replace_moved_to_the_old_device(model, cls, factory):
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new = {}
+    for name, old in reversed(places):
+        if old not in new:  # "keep it where the old one was": ReLU has no parameters
+            new[old] = factory(old).to(next(old.parameters()).device)
+        model.set_submodule(name, new[old])
+    return len(new)
+
+
 # -- 04.replace_modules: correct alternatives -------------------------------------------------
 # A module registered at several places must get one factory call and the same new
 # module at each place: named_children() and named_modules() skip a repeated module, so
@@ -653,6 +721,29 @@ def replace_with_sequential_indexing(model, cls, factory):
         else:
             setattr(parent, child_name, replacement)
     return len(pairs)
+
+
+@correct("04.replace_modules")
+def replace_in_modules_dicts(model, cls, factory):
+    """An explicit stack over the parents, each walked once; each parent's _modules dict
+    edited by key; a memo keyed by id."""
+    new, walked, stack = {}, set(), [model]
+    while stack:
+        parent = stack.pop()
+        if id(parent) in walked:
+            continue
+        walked.add(id(parent))
+        for key, child in list(parent._modules.items()):
+            if child is None:
+                continue
+            if id(child) in new:
+                parent._modules[key] = new[id(child)]
+            elif isinstance(child, cls):
+                new[id(child)] = factory(child)
+                parent._modules[key] = new[id(child)]
+            else:
+                stack.append(child)
+    return len(new)
 
 
 # -- 04.describe: mistakes --------------------------------------------------------------------
@@ -871,3 +962,59 @@ def describe_with_a_generator(model):
             )  # fmt: skip
 
     return list(rows())
+
+
+@correct("04.describe")
+def describe_with_extra_keys(model):
+    """One loop over two (kind, pairs) sources; math.prod for numel; an extra "dtype" key
+    (the task names the keys a row must have, not the only ones it may have)."""
+    rows = []
+    for kind, pairs in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, tensor in pairs:
+            rows.append(
+                {
+                    "name": name,
+                    "kind": kind,
+                    "shape": tuple(tensor.shape),
+                    "numel": math.prod(tensor.shape),
+                    "trainable": kind == "parameter" and tensor.requires_grad,
+                    "dtype": str(tensor.dtype),
+                }
+            )
+    return rows
+
+
+@mistake("04.describe", hint="takes the model off the GPU")
+def describe_after_moving_to_cpu(model):
+    model.cpu()  # "tensors must be on the CPU to read them"
+    rows = [_row(name, "parameter", p, p.requires_grad) for name, p in model.named_parameters()]
+    return rows + [_row(name, "buffer", b, False) for name, b in model.named_buffers()]
+
+
+@correct("04.describe")
+def describe_from_numpy_copies(model):
+    """Shapes and sizes read from NumPy copies of each tensor (the model stays put)."""
+    rows = []
+    for name, p in model.named_parameters():
+        array = p.detach().cpu().numpy()
+        rows.append(
+            {
+                "name": name,
+                "kind": "parameter",
+                "shape": array.shape,
+                "numel": int(array.size),
+                "trainable": p.requires_grad,
+            }
+        )
+    for name, b in model.named_buffers():
+        array = b.cpu().numpy()
+        rows.append(
+            {
+                "name": name,
+                "kind": "buffer",
+                "shape": array.shape,
+                "numel": int(array.size),
+                "trainable": False,
+            }
+        )
+    return rows
