@@ -10,6 +10,7 @@ from torch import nn
 from helpers.checks.core import (
     CallCounter,
     Checker,
+    describe,
     equal,
     plain_tensor_attributes,
     shape_str,
@@ -41,6 +42,7 @@ _AFFINE_HINTS = (
 @task("01.affine", title="Affine layer", names=["Affine"], notebook=NOTEBOOK)
 def check_affine(t: Checker) -> None:
     Affine = t.module_class("Affine")
+    expect_own_forward(t, Affine, "Affine")
 
     with t.probe("`Affine` is written on nn.Module, not on nn.Linear"):
         if Affine is nn.Linear:
@@ -163,7 +165,7 @@ def check_affine(t: Checker) -> None:
 
     with t.probe("`.to(torch.float64)` converts the parameters and forward follows"):
         layer = t.build(Affine, 3, 2, what="Affine(3, 2)")
-        layer.to(torch.float64)
+        move(t, layer, torch.float64, what="Affine(3, 2).to(torch.float64)")
         x = torch.randn(2, 3, dtype=torch.float64)
         stale = (
             "forward uses a tensor that .to() did not convert (a plain tensor attribute, "
@@ -185,7 +187,7 @@ def check_affine(t: Checker) -> None:
         for bias in (True, False):
             call = f"Affine(3, 2, bias={bias})"
             layer = t.build(Affine, 3, 2, bias=bias, what=call)
-            _expect_runs_on_meta(t, layer, (4, 3), (4, 2), call)
+            expect_runs_on_meta(t, layer, (4, 3), (4, 2), call)
 
     with t.probe("works on the course's device, get_device()"):
         _expect_affine_forward(t, Affine, 3, 2, (4, 3), True, device=get_device())
@@ -233,7 +235,7 @@ def _expect_affine_parameters(
         )
     if set(params) != set(expected):
         missing = sorted(set(expected) - set(params))
-        tensor_attrs = [m for m in missing if isinstance(getattr(layer, m, None), torch.Tensor)]
+        tensor_attrs = [m for m in missing if isinstance(_attribute(layer, m), torch.Tensor)]
         hint = (
             f"`{tensor_attrs[0]}` is a plain tensor: wrap it in nn.Parameter so it is registered."
             if tensor_attrs
@@ -289,13 +291,22 @@ def _expect_affine_parameters(
                 hint="Set `self.bias = None` when bias=False, so forward and other code "
                 "can test `if self.bias is not None`.",
             )
-        if layer.bias is not None:
+        kept = t.call(lambda: layer.bias, what=f"{call}.bias")
+        if kept is not None:
             t.fail(
                 f"{call}.bias is not None",
                 expected="None",
-                got=repr(layer.bias)[:60],
+                got=describe(kept),
                 hint="With bias=False set `self.bias = None`.",
             )
+
+
+def _attribute(module: nn.Module, name: str) -> object:
+    """``getattr(module, name)``, or None when there is none or looking it up raises."""
+    try:
+        return getattr(module, name, None)
+    except Exception:  # a learner's property or __getattr__ that raises
+        return None
 
 
 def _fmt_shapes(shapes: dict[str, str]) -> str:
@@ -327,9 +338,11 @@ def _expect_affine_forward(
     weight, b = _fill(layer, in_features, out_features, bias=bias)
     x = torch.randn(shape)
     if device is not None:
-        layer.to(device)
+        move(t, layer, device, what=f"{call}.to(device)")
         x = x.to(device)
     x_before = x.clone()
+    w = weight.detach().clone()  # what forward must read: snapshots taken before the call
+    b_before = b.detach().clone() if bias else None
     with watch_modules(nn.Linear) as linear:
         y = t.call(layer, x, what=f"{call}(x)", hints=_AFFINE_HINTS)
     if linear:
@@ -340,19 +353,32 @@ def _expect_affine_forward(
             hint="forward builds or calls an nn.Linear, which does the work for you: compute "
             "x @ self.weight.T + self.bias (or F.linear, a function) yourself.",
         )
-    w = weight.detach()
-    expected = x @ w.T + (b.detach() if bias else 0)
+    changed = [
+        name
+        for name, param, before in [("weight", weight, w), ("bias", b, b_before)]
+        if before is not None and not equal(param.detach(), before)
+    ]
+    if changed:
+        t.fail(
+            f"{call}(x) changed self.{changed[0]}",
+            expected=f"self.{changed[0]} as it was before the call",
+            got=f"self.{changed[0]} modified in place by forward",
+            hint="forward only reads the parameters: no in-place clamp_, mul_, renorm or "
+            "normalisation of self.weight / self.bias (not under torch.no_grad() or on "
+            "`.data` either). Changing parameters is the optimizer's job.",
+        )
+    expected = x @ w.T + (b_before if bias else 0)
     diagnoses = [(x @ w.T, "The bias is missing: add self.bias after the matrix product.")]
     if in_features == out_features:
         diagnoses.append(
             (
-                x @ w + (b.detach() if bias else 0),
+                x @ w + (b_before if bias else 0),
                 "weight is used untransposed: for weight of shape (out_features, "
                 "in_features) compute x @ weight.T.",
             )
         )
     if len(shape) != 2:
-        n = x.reshape(-1, in_features) @ w.T + (b.detach() if bias else 0)
+        n = x.reshape(-1, in_features) @ w.T + (b_before if bias else 0)
         diagnoses.append(
             (n, "Keep the leading dimensions: do not flatten x to 2-D (use @ or F.linear).")
         )
@@ -379,9 +405,11 @@ def _expect_affine_forward(
 @task("01.residual", title="Residual wrapper", names=["Residual"], notebook=NOTEBOOK)
 def check_residual(t: Checker) -> None:
     Residual = t.module_class("Residual")
+    expect_own_forward(t, Residual, "Residual")
 
     with t.probe("Residual(fn) constructs and registers fn as a submodule"):
         fn = nn.Linear(4, 4)
+        given = {name: tensor.detach().clone() for name, tensor in fn.state_dict().items()}
         block = t.build(Residual, fn, what="Residual(nn.Linear(4, 4))")
         submodules = [m for m in t.call(block.modules, what="modules()") if m is not block]
         if not any(m is fn for m in submodules):
@@ -402,6 +430,21 @@ def check_residual(t: Checker) -> None:
                 expected="fn among Residual(fn).modules()",
                 got=f"submodules {[type(m).__name__ for m in submodules]}",
                 hint=hint,
+            )
+
+    with t.probe("Residual(fn) leaves fn as it was given (its values and its mode)"):
+        now = fn.state_dict()
+        changed = [name for name, value in given.items() if not equal(now[name], value)]
+        if changed or fn.training is not True:
+            t.fail(
+                "Residual(fn) changed fn",
+                expected="fn's parameters and training mode as the caller built them",
+                got=f"`{changed[0]}` changed" if changed else "fn switched to eval mode",
+                hint="Keep fn as it is given: no re-initialising, zeroing or scaling of fn's "
+                "parameters in __init__, so Residual(fn)(x) is x + fn(x) for the caller's fn."
+                if changed
+                else "Keep fn in the mode it is given: no fn.eval() (or fn.train(False)) in "
+                "__init__; whoever uses the model switches every module with model.eval().",
             )
 
     with t.probe("fn's parameters appear in Residual(fn).parameters()"):
@@ -517,13 +560,13 @@ def check_residual(t: Checker) -> None:
     with t.probe("runs on another device (the meta device: shapes only)"):
         call = "Residual(nn.Linear(4, 4))"
         block = t.build(Residual, nn.Linear(4, 4), what=call)
-        _expect_runs_on_meta(t, block, (2, 4), (2, 4), call)
+        expect_runs_on_meta(t, block, (2, 4), (2, 4), call)
 
     with t.probe("moves to the course's device, get_device(), and runs there"):
         device = get_device()
         fn = nn.Linear(4, 4)
         block = t.build(Residual, fn, what="Residual(nn.Linear(4, 4))")
-        block.to(device)
+        move(t, block, device, what="Residual(fn).to(device)")
         if fn.weight.device.type != device.type:
             t.fail("fn did not move with .to(device)", hint="Register fn: self.fn = fn.")
         x = torch.randn(2, 4).to(device)
@@ -548,6 +591,7 @@ def _plain_container_holding(module: nn.Module, target: nn.Module) -> str | None
 @task("01.gaussian_noise", title="Gaussian noise layer", names=["GaussianNoise"], notebook=NOTEBOOK)
 def check_gaussian_noise(t: Checker) -> None:
     GaussianNoise = t.module_class("GaussianNoise")
+    expect_own_forward(t, GaussianNoise, "GaussianNoise")
 
     with t.probe("GaussianNoise(0.5) constructs, has no parameters, starts in training mode"):
         layer = t.build(GaussianNoise, 0.5, what="GaussianNoise(0.5)")
@@ -607,6 +651,23 @@ def check_gaussian_noise(t: Checker) -> None:
                 hint="Draw new noise inside forward (torch.randn_like(x)), not once in __init__.",
             )
 
+    with t.probe("two GaussianNoise layers draw different noise"):
+        x = torch.zeros(3, 4)
+        layers = [t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)") for _ in range(2)]
+        outputs = [
+            t.expect_tensor(t.call(layer, x, what="layer(x)"), what="the output")
+            for layer in layers
+        ]
+        if equal(outputs[0], outputs[1]):
+            t.fail(
+                "two new GaussianNoise(1.0) layers added the same noise",
+                expected="different noise from each layer's first call",
+                got="identical outputs",
+                hint="Draw from torch's global random generator, torch.randn_like(x): a "
+                "torch.Generator of the layer's own, seeded in __init__, gives every layer "
+                "the same noise (and a CPU generator fails for x on a GPU).",
+            )
+
     with t.probe("training mode adds noise under torch.no_grad() too"):
         layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
         x = torch.randn(100, 100)  # enough values for the statistics to be reliable
@@ -622,7 +683,7 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("eval mode returns x unchanged"):
         layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
-        layer.eval()
+        t.call(layer.eval, what="layer.eval()")
         x = torch.randn(6, 7, requires_grad=True)
         y = t.expect_tensor(t.call(layer, x, what="layer.eval()(x)"), what="the output")
         if y.shape != x.shape or not equal(y, x):
@@ -631,6 +692,18 @@ def check_gaussian_noise(t: Checker) -> None:
                 hint="Return x unchanged when `not self.training` (eval() sets "
                 "self.training to False; `self.train` and `self.eval` are methods, "
                 "always true in an `if`).",
+            )
+        # A model's .eval() reaches its children through train(False), not eval().
+        layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
+        model = t.call(lambda: nn.Sequential(layer).eval(), what="nn.Sequential(layer).eval()")
+        y = t.expect_tensor(t.call(model, x, what="model(x)"), what="the output")
+        if y.shape != x.shape or not equal(y, x):
+            t.fail(
+                "inside a model switched with model.eval(), the layer still adds noise",
+                expected="x unchanged (the layer's self.training is False)",
+                hint="Decide on self.training in forward: model.eval() switches its children "
+                "with child.train(False), so an eval() method of your own (or a flag it "
+                "sets) is never called; do not override eval() or train().",
             )
         if not y.requires_grad:
             t.fail(
@@ -685,7 +758,7 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("the noise is made on x's device (x on the meta device: shapes only)"):
         layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
-        layer.to("meta")
+        move(t, layer, "meta", what="GaussianNoise(1.0).to('meta')")
         x = torch.empty(4, 6, device="meta")
         on_device = (
             "The noise must be on x's device: torch.randn(x.shape, ...) without "
@@ -735,7 +808,8 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("works on the course's device, get_device()"):
         device = get_device()
-        layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)").to(device)
+        layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
+        move(t, layer, device, what="GaussianNoise(1.0).to(device)")
         _expect_noise(t, layer, torch.randn(100, 100).to(device), 1.0)
 
 
@@ -805,12 +879,23 @@ def _expect_noise(
             else "Use noise centred on 0, standard normal torch.randn_like(x), scaled by "
             "sigma (no abs(), no offset).",
         )
+    # Clipping narrows the noise only a little (std 0.96 at ±2 sigma, 0.996 at ±3), so a
+    # std this close to 1 with an empty tail is clipping, not a wrong scale.
+    problem = clipped_problem(noise.reshape(-1)) if abs(std - 1) <= 0.1 else None
+    if problem is not None:
+        headline, more, hint = problem
+        t.fail(headline, facts=facts + more, hint=hint)
     if abs(std - 1) > 0.05:
         # What (output - x) / sigma measures for the usual scaling mistakes.
         mistakes = [
             (1 / sigma, "The noise is not scaled: multiply it by self.sigma."),
             (sigma, "sigma is the standard deviation: multiply by sigma, not sigma ** 2."),
             (1 / sigma**2, "Multiply the noise by sigma; do not divide by it."),
+            (
+                sigma**-0.5,
+                "sigma is the standard deviation: multiply by sigma, not its square root "
+                "(torch.normal's std is the standard deviation too).",
+            ),
         ]
         hint = next(
             (h for value, h in mistakes if abs(std - value) < 0.05 * value),
@@ -849,6 +934,31 @@ _MISSING = object()
 _SKIPPED = object()
 
 
+def expect_own_forward(t: Checker, cls: type[nn.Module], name: str) -> None:
+    """``cls`` computes in ``forward``, which nn.Module's ``__call__`` runs (with hooks).
+
+    A class that overrides ``__call__`` and defines no ``forward`` gives the right output
+    for ``model(x)``, but it has no forward (``model.forward(x)`` raises) and runs no hooks.
+    """
+    with t.probe(f"`{name}` defines forward (nn.Module's __call__ runs it)"):
+        own_forward = getattr(cls, "forward", None) is not nn.Module.forward
+        own_call = cls.__call__ is not nn.Module.__call__
+        if own_call and not own_forward:
+            t.fail(
+                f"`{name}` overrides __call__ instead of defining forward",
+                expected="`def forward(self, ...)` in the class",
+                got="`def __call__(self, ...)` and no forward",
+                hint="Rename `__call__` to `forward`: nn.Module's own __call__ runs forward "
+                "(and the hooks registered on the module), so a module never overrides "
+                "__call__ to compute its output.",
+            )
+
+
+def move(t: Checker, module: nn.Module, target: object, *, what: str) -> nn.Module:
+    """``module.to(target)`` through ``t.call``: a learner's ``to``/``_apply`` may raise."""
+    return t.call(module.to, target, what=what)
+
+
 def _as_number(value: object) -> float | None:
     """A Python number or a one-element tensor as a float; None for anything else."""
     if isinstance(value, bool):
@@ -867,20 +977,27 @@ _ON_X_DEVICE = (
 )
 
 
-def _expect_runs_on_meta(
-    t: Checker, layer: nn.Module, x_shape: tuple[int, ...], out_shape: tuple[int, ...], call: str
+def expect_runs_on_meta(
+    t: Checker,
+    layer: nn.Module,
+    x_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    call: str,
+    *args: object,
 ) -> None:
     """``layer`` moved to the meta device runs on a meta x: the same verdict on every machine.
 
     On a CPU-only machine the course's device is the CPU, so a forward that makes a CPU
     tensor passes there and fails on a GPU; on the meta device it fails everywhere.
+    ``args`` follow x in the call (a task name, say).
     """
-    layer.to("meta")
+    move(t, layer, "meta", what=f"{call}.to('meta')")
     x = torch.empty(x_shape, device="meta")
     y = t.call(
         _meta_call,
         layer,
         x,
+        *args,
         what=f"{call}(x) with the module and x on the meta device",
         hints=[("is not on the expected device", _ON_X_DEVICE), ("same device", _ON_X_DEVICE)],
     )
@@ -896,14 +1013,23 @@ def _expect_runs_on_meta(
         )
 
 
-def _meta_call(layer: nn.Module, x: torch.Tensor) -> object:
-    """layer(x) for x on the meta device; _SKIPPED when torch has no meta kernel for an op."""
+def _meta_call(layer: nn.Module, x: torch.Tensor, *args: object) -> object:
+    """layer(x, *args) for x on the meta device; _SKIPPED when torch cannot run an op there."""
     try:
-        return layer(x)
+        return layer(x, *args)
     except NotImplementedError as exc:  # "... with Meta tensors, but there was no ... kernel"
         if re.search(r"\bmeta\b", str(exc), re.IGNORECASE):
             return _SKIPPED
         raise
+    except RuntimeError as exc:  # "Tensor.item() cannot be called on meta tensors"
+        if _READS_VALUES.search(str(exc)):
+            return _SKIPPED
+        raise
+
+
+# `.item()` (and bool(), float() of a tensor) needs a value, which the meta device does not
+# have; it works on every real device. torch.distributions checks its arguments with it.
+_READS_VALUES = re.compile(r"cannot be called on meta tensors", re.IGNORECASE)
 
 
 # -- statistics of the noise, kept pure so tests/test_noise_statistics.py can prove them ----
@@ -940,20 +1066,45 @@ def tail_problem(noise: torch.Tensor) -> tuple[str, list[str], str] | None:
     ]
     for (cut, low, high), (_, fraction) in zip(TAIL_BOUNDS, fractions, strict=True):
         if fraction < low:
-            clamp = "(-2, 2)" if cut == 2.5 else "(-3, 3)"
-            return (
-                f"the noise has too few values beyond {cut:g} sigma",
-                facts,
-                f"Values beyond {cut:g} sigma are missing: the noise looks clipped "
-                f"(e.g. .clamp{clamp}); add standard normal noise, torch.randn_like(x), as "
-                "it comes.",
-            )
+            return f"the noise has too few values beyond {cut:g} sigma", facts, _clipped_hint(cut)
         if fraction > high:
             return (
                 f"the noise has too many values beyond {cut:g} sigma",
                 facts,
                 "The noise has heavier tails than a normal distribution: use standard "
                 "normal noise, torch.randn_like(x), scaled by sigma.",
+            )
+    return None
+
+
+def _clipped_hint(cut: float) -> str:
+    clamp = "(-2, 2)" if cut == 2.5 else "(-3, 3)"
+    return (
+        f"Values beyond {cut:g} sigma are missing: the noise looks clipped (e.g. "
+        f".clamp{clamp}); add standard normal noise, torch.randn_like(x), as it comes."
+    )
+
+
+# With at least CLIPPED_MIN_SAMPLES values of N(0, 1) noise, none beyond 3 has probability
+# (1 - 0.0027) ** 10_000, about 2e-12 (none beyond 2.5: about 1e-54): correct noise never
+# shows an empty tail, while noise clipped at 2, 2.5 or 3 sigma always does.
+CLIPPED_MIN_SAMPLES = 10_000
+
+
+def clipped_problem(noise: torch.Tensor) -> tuple[str, list[str], str] | None:
+    """(headline, facts, hint) when ``noise`` (sigma 1, at least CLIPPED_MIN_SAMPLES values)
+    has no value at all beyond 2.5 or beyond 3 sigma: a deterministic sign of clipping that
+    the std of clipped noise (about 0.96 at ±2 sigma) does not give reliably."""
+    n = noise.numel()
+    if n < CLIPPED_MIN_SAMPLES:
+        return None
+    for cut, _, _ in TAIL_BOUNDS:
+        if not bool((noise.abs() > cut + 0.001).any()):
+            largest = noise.abs().max().item()
+            return (
+                f"the noise has no values beyond {cut:g} sigma",
+                [f"largest |output - x| / sigma over {n} values: {largest:.3f}"],
+                _clipped_hint(cut),
             )
     return None
 
@@ -994,6 +1145,7 @@ def spread_problem(draws: torch.Tensor) -> tuple[str, list[str], str] | None:
 
 
 __all__ = [
+    "CLIPPED_MIN_SAMPLES",
     "SPREAD_CALLS",
     "SPREAD_MIN",
     "SPREAD_SAMPLES",
@@ -1002,6 +1154,10 @@ __all__ = [
     "check_affine",
     "check_gaussian_noise",
     "check_residual",
+    "clipped_problem",
+    "expect_own_forward",
+    "expect_runs_on_meta",
+    "move",
     "spread_problem",
     "spread_statistics",
     "tail_problem",

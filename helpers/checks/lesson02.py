@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from helpers.checks.core import CallCounter, Checker, describe, shape_str, task
+from helpers.checks.lesson01 import expect_own_forward, expect_runs_on_meta, move
 from helpers.device import get_device
 
 NOTEBOOK = "02_containers"
@@ -58,6 +59,7 @@ def _contains(items: Sequence[Any], target: Any) -> bool:
 
 
 _CPU = torch.device("cpu")
+_META = torch.device("meta")
 
 
 @contextlib.contextmanager
@@ -182,6 +184,7 @@ def check_mlp(t: Checker) -> None:
 
 def _check_mlp(t: Checker) -> None:
     MLP = t.module_class("MLP")
+    expect_own_forward(t, MLP, "MLP")
     sizes = [4, 8, 6, 3]
 
     with t.probe("MLP([4, 8, 6, 3]) constructs"):
@@ -205,7 +208,7 @@ def _check_mlp(t: Checker) -> None:
     with t.probe("MLP([4, 8, 6, 3]) holds no other modules (no norm, dropout, ...)"):
         _expect_only_layers(t, model, sizes, nn.ReLU)
 
-    cases = [([4, 8, 6, 3], (5, 4)), ([3, 5, 2], (2, 7, 3)), ([6, 4], (3, 6))]
+    cases = [([4, 8, 6, 3], (5, 4)), ([3, 5, 2], (2, 7, 3)), ([6, 4], (3, 6)), ([5, 3, 1], (4, 5))]
     for case_sizes, shape in cases:
         with t.probe(f"MLP({case_sizes}) on x of shape {shape_str(shape)}"):
             call = f"MLP({case_sizes})"
@@ -244,6 +247,11 @@ def _check_mlp(t: Checker) -> None:
         _expect_only_layers(t, model, custom_sizes, Softsign)
         _expect_mlp_forward(t, model, custom_sizes, (5, 3), lambda h: h / (1 + h.abs()), "Softsign")
 
+    with t.probe("runs on another device (the meta device: shapes only)"):
+        model = t.build(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
+        with _namespace_device(t, _META):
+            expect_runs_on_meta(t, model, (6, 4), (6, 3), "MLP([4, 8, 3])")
+
     with t.probe("works on the course's device, get_device()"):
         model = t.build(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
         _expect_linears(t, model, [4, 8, 3])
@@ -261,6 +269,7 @@ def _expect_linears(t: Checker, model: nn.Module, sizes: list[int]) -> None:
     call = f"MLP({sizes})"
     expected = list(itertools.pairwise(sizes))
     linears = _linears(t, model)
+    _expect_not_lazy(t, linears, call, "nn.Linear(sizes[i], sizes[i + 1])")
     got = [(int(m.weight.shape[1]), int(m.weight.shape[0])) for m in linears]
     if not linears:
         hidden = _plain_container(model, nn.Module)
@@ -322,6 +331,19 @@ def _expect_linears(t: Checker, model: nn.Module, sizes: list[int]) -> None:
             got=f"bias=None in {', '.join(no_bias)}",
             hint="Every Linear layer has a bias: leave nn.Linear's bias=True, the default "
             "(bias=False removes it).",
+        )
+
+
+def _expect_not_lazy(t: Checker, layers: Sequence[nn.Module], call: str, code: str) -> None:
+    """No layer is an nn.LazyLinear still waiting for its first input to know its sizes."""
+    lazy = [m for m in layers if isinstance(m.weight, nn.parameter.UninitializedParameter)]
+    if lazy:
+        t.fail(
+            f"{call} uses nn.LazyLinear, whose in_features is not known yet",
+            expected="every Linear layer created with both its sizes",
+            got=f"{len(lazy)} nn.LazyLinear layer{'s' if len(lazy) > 1 else ''}, not initialised",
+            hint=f"nn.LazyLinear learns in_features only on its first input, so the model has "
+            f"no weights to train, move or save until then: give both sizes, {code}.",
         )
 
 
@@ -560,7 +582,7 @@ def _expect_mlp_forward(
             centre = _linear_reference(linears, x, act).reshape(-1, last.out_features).mean(0)
             last.bias.copy_(-centre)
     if device is not None:
-        model.to(device)
+        move(t, model, device, what=f"{call}.to(device)")
     expected = _linear_reference(linears, x, act)
     plain = _linear_reference(linears, x, None)
     # Where the model lives: the course's device, or wherever its own __init__ put it.
@@ -570,6 +592,23 @@ def _expect_mlp_forward(
         (act(expected).to(target), f"There is no {act_name} after the last Linear layer."),
         (plain.to(target), f"The {act_name} between the Linear layers is missing in forward."),
     ]
+    if act_name != "ReLU" and len(linears) > 1:
+        diagnoses.append(
+            (
+                _linear_reference(linears, x, torch.relu).to(target),
+                f"forward applies ReLU between the layers, not the {act_name} built from "
+                "`activation`: call the registered activation() instances in forward "
+                "(no F.relu / torch.relu).",
+            )
+        )
+    if expected.shape[-1] == 1:
+        diagnoses.append(
+            (
+                expected.squeeze(-1).to(target),
+                "The output keeps the last Linear layer's shape, (*, d_n), even for d_n = 1: "
+                "no .squeeze() / .squeeze(-1) / .flatten() on it.",
+            )
+        )
     if len(linears) > 1:
         skipped = act(_linear_reference(linears[:-1], x, act))
         diagnoses.append(
@@ -690,11 +729,38 @@ def check_multi_head(t: Checker) -> None:
 
 def _check_multi_head(t: Checker) -> None:
     MultiHead = t.module_class("MultiHead")
+    expect_own_forward(t, MultiHead, "MultiHead")
 
     with t.probe("MultiHead(trunk, heads) constructs from a dict of heads"):
         trunk, heads = _trunk_and_heads()
         call = f"MultiHead(trunk, {_heads_text(heads)})"
-        model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        given = dict(heads)
+        before = _state(trunk, heads)
+        model = t.build(MultiHead, trunk, given, what=call, hints=_MULTI_HEAD_BUILD)
+        if list(given) != list(heads) or any(given[k] is not heads[k] for k in heads):
+            t.fail(
+                "MultiHead(trunk, heads) changed the caller's heads",
+                expected=f"heads still {_heads_text(heads)}",
+                got=f"heads is now {_heads_text(given)}",
+                hint="Read `heads` without modifying it (no pop, del or assignment on it): "
+                "register its modules with nn.ModuleDict(heads); the caller may reuse it.",
+            )
+        after = _state(trunk, heads)
+        changed = [
+            f"`{name}` " + ("gone" if name not in after else "changed")
+            for name in before
+            if name not in after or not _same(before[name], after[name])
+        ]
+        changed += [f"`{name}` added" for name in after if name not in before]
+        if changed:
+            t.fail(
+                "MultiHead(trunk, heads) changed the trunk or a head",
+                expected="the trunk and heads as the caller built them (layers and values)",
+                got=changed[0] + (f" and {len(changed) - 1} more" if changed[1:] else ""),
+                hint="Keep the trunk and heads as they are given: no replacing their layers "
+                "(e.g. trunk[-1] = nn.Identity()), re-initialising them or switching them "
+                "to eval mode in __init__; register them and call them in forward.",
+            )
 
     with t.probe("the trunk and every head are registered submodules"):
         _expect_registered(t, model, trunk, heads)
@@ -777,13 +843,38 @@ def _check_multi_head(t: Checker) -> None:
         _expect_registered(t, model, trunk, heads)
         _expect_head_output(t, model, trunk, heads, torch.randn(2, 3, 4), "depth")
 
+    with t.probe("runs on another device (the meta device: shapes only)"):
+        trunk, heads = _trunk_and_heads()
+        model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
+        with _namespace_device(t, _META):
+            expect_runs_on_meta(t, model, (6, 4), (6, 1), "MultiHead(trunk, heads)", "depth")
+
     with t.probe("works on the course's device, get_device()"):
         trunk, heads = _trunk_and_heads()
         model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         device = get_device()
-        model.to(device)
+        move(t, model, device, what="model.to(device)")
         with _namespace_device(t, device):
             _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
+
+
+def _state(trunk: nn.Module, heads: dict[str, nn.Module]) -> dict[str, Any]:
+    """What the caller built, by qualified name: every tensor of the trunk and heads (a
+    copy) and every module's class and training flag."""
+    state: dict[str, Any] = {}
+    for prefix, module in [("trunk", trunk), *((f"heads.{k}", v) for k, v in heads.items())]:
+        for name, value in module.state_dict().items():
+            state[f"{prefix}.{name}"] = value.detach().clone()
+        for name, sub in module.named_modules():
+            state[f"{prefix}.{name}".rstrip(".") + " (module)"] = (type(sub), sub.training)
+    return state
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, torch.Tensor):
+        same_kind = isinstance(b, torch.Tensor) and (a.shape, a.device) == (b.shape, b.device)
+        return same_kind and bool((a == b).all())
+    return a == b
 
 
 def _expect_registered(
@@ -856,6 +947,14 @@ def _expect_head_output(
     diagnoses = [(wrong.to(target), hint) for wrong, hint in diagnoses]
     trunk.calls = 0
     y = t.call(model, _near(x, trunk), name, what=f'model(x, "{name}")', hints=_MULTI_HEAD_CALL)
+    if isinstance(y, (dict, nn.ModuleDict)) or (isinstance(y, (list, tuple)) and len(y) != 1):
+        t.fail(
+            f'model(x, "{name}") returned a {type(y).__name__}, not a tensor',
+            expected=f'the tensor heads["{name}"](trunk(x))',
+            got=describe(y),
+            hint="forward returns the requested head's output itself, "
+            "self.heads[task](features): not a dict or list of outputs keyed by task.",
+        )
     t.expect_close(
         y,
         expected,
@@ -1038,6 +1137,7 @@ def _expect_layers(t: Checker, model: nn.Sequential, in_f: int, hidden: int, out
         layer = children[name]
         if not isinstance(layer, nn.Linear):
             t.fail(f"{name} is not an nn.Linear", got=describe(layer), hint=f"{name} is {code}.")
+        _expect_not_lazy(t, [layer], name, code)
         got = (int(layer.weight.shape[1]), int(layer.weight.shape[0]))
         if got != sizes:
             t.fail(
@@ -1054,11 +1154,16 @@ def _expect_layers(t: Checker, model: nn.Sequential, in_f: int, hidden: int, out
                 hint=f"{name} keeps its bias: {code}, with bias=True, the default "
                 "(bias=False removes it).",
             )
-    if not isinstance(children["act"], nn.ReLU):
+    act = children["act"]
+    if not isinstance(act, nn.ReLU):
+        other = isinstance(act, nn.Module) and type(act).__module__ == nn.ReLU.__module__
         t.fail(
             "act is not an nn.ReLU",
-            got=describe(children["act"]),
-            hint="act is nn.ReLU(), an instance.",
+            got=describe(act),
+            hint=f"act is nn.ReLU(), not another activation ({type(act).__name__}): the task "
+            "names ReLU."
+            if other
+            else "act is nn.ReLU(), an instance.",
         )
 
 
@@ -1077,7 +1182,7 @@ def _expect_classifier_forward(
     _fill_linear(fc2)
     x = torch.randn(shape)
     if device is not None:
-        model.to(device)
+        move(t, model, device, what="model.to(device)")
     expected = _linear_reference([fc1, fc2], x, torch.relu)
     # Where the model lives: the course's device, or wherever build_classifier put it.
     target = device if device is not None else fc1.weight.device
@@ -1125,6 +1230,7 @@ def check_polynomial(t: Checker) -> None:
 
 def _check_polynomial(t: Checker) -> None:
     Polynomial = t.module_class("Polynomial")
+    expect_own_forward(t, Polynomial, "Polynomial")
 
     with t.probe("Polynomial(3) constructs"):
         model = t.build(Polynomial, 3, what="Polynomial(3)", hints=_POLY_BUILD)
@@ -1192,6 +1298,12 @@ def _check_polynomial(t: Checker) -> None:
                 rtol=1e-4,
                 atol=1e-5,
             )
+
+    with t.probe("runs on another device (the meta device: shapes only)"):
+        model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
+        _expect_coefficients(t, model, 2)
+        with _namespace_device(t, _META):
+            expect_runs_on_meta(t, model, (3, 5), (3, 5), "Polynomial(2)")
 
     with t.probe("works on the course's device, get_device()"):
         model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
@@ -1307,7 +1419,7 @@ def _expect_polynomial(
             p.copy_(value.reshape(p.shape))
     x = 1.2 * torch.randn(shape)
     if device is not None:
-        model.to(device)
+        move(t, model, device, what=f"{call}.to(device)")
     else:  # wherever the learner's __init__ put the coefficients
         device = params[0].device
     x = x.to(device)

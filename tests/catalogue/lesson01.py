@@ -391,6 +391,45 @@ class AffineZeroBiasOnCpu(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
+@mistake("01.affine", hint="forward only reads the parameters")
+class AffineClampsWeightInForward(nn.Module):
+    """A "max-norm constraint" applied to the weight, in place, on every forward."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.weight.clamp_(-0.5, 0.5)
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@mistake("01.affine", hint="Rename `__call__` to `forward`")
+class AffineCallInsteadOfForward(nn.Module):
+    """The computation in __call__: model(x) works, but there is no forward (and no hooks)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def __call__(self, x):
+        y = x @ self.weight.T
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
 # -- 01.affine: correct alternatives ----------------------------------------------------------
 
 
@@ -571,6 +610,76 @@ class AffineZeroBiasOnXDevice(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
+@correct("01.affine")
+class AffineTypedCall(nn.Module):
+    """__call__ overridden only to annotate it, handing over to nn.Module's (hooks run)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return super().__call__(x)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineBufferNoneAndAddmm(nn.Module):
+    """register_buffer("bias", None) for no bias; torch.addmm on x flattened to 2-D, then
+    the leading dimensions restored."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(out_features))
+        else:
+            self.register_buffer("bias", None)
+
+    def forward(self, x):
+        flat = x.reshape(-1, self.in_features)
+        if self.bias is None:
+            out = flat @ self.weight.T
+        else:
+            out = torch.addmm(self.bias, flat, self.weight.T)
+        return out.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineSetattrLoop(nn.Module):
+    """Settings set with setattr, parameters registered in a loop, .mT and a batched matmul."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        for key, value in {"in_features": in_features, "out_features": out_features}.items():
+            setattr(self, key, value)
+        shapes = {"weight": (out_features, in_features), "bias": (out_features,) if bias else None}
+        for name, shape in shapes.items():
+            param = None if shape is None else nn.Parameter(torch.randn(shape) * 0.1)
+            self.register_parameter(name, param)
+
+    def forward(self, x):
+        out = (x[..., None, :] @ self.weight.mT).squeeze(-2)  # (*, 1, in) @ (in, out)
+        return out if self.bias is None else out.add(self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
 # -- 01.residual: mistakes ---------------------------------------------------------------------
 
 
@@ -735,6 +844,40 @@ class ResidualMovesFnToDevice(nn.Module):
         return x + self.fn(x)
 
 
+@mistake("01.residual", hint="no re-initialising, zeroing or scaling of fn's parameters")
+class ResidualZeroInitsFn(nn.Module):
+    """The "zero-init the residual branch" trick, applied to the caller's module."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        for param in fn.parameters():
+            nn.init.zeros_(param)
+
+    def forward(self, x):
+        return x + self.fn(x)
+
+
+@mistake("01.residual", hint="no fn.eval() (or fn.train(False)) in __init__")
+class ResidualSwitchesFnToEval(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn.eval()  # "the branch is deterministic"
+
+    def forward(self, x):
+        return x + self.fn(x)
+
+
+@mistake("01.residual", hint="Rename `__call__` to `forward`")
+class ResidualCallInsteadOfForward(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def __call__(self, x):
+        return x + self.fn(x)
+
+
 # -- 01.residual: correct alternatives -----------------------------------------------------------
 
 
@@ -784,6 +927,46 @@ class ResidualModuleDict(nn.Module):
 
     def forward(self, x):
         return self.branches["main"](x).add(x)
+
+
+@correct("01.residual")
+class ResidualModulesDictAndAdd(nn.Module):
+    """fn put into self._modules directly, Tensor.add with the branch first."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self._modules["branch"] = fn
+
+    def forward(self, x):
+        out = self.branch(x)
+        return out.add(x)
+
+
+@correct("01.residual")
+class ResidualIdentitySkip(nn.Module):
+    """An nn.Identity for the skip path (a module without parameters), forward(*args)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.skip = nn.Identity()
+
+    def forward(self, *args):
+        (x,) = args
+        return self.skip(x) + self.fn(x)
+
+
+@correct("01.residual")
+class ResidualRegisteredTwice(nn.Module):
+    """fn registered twice (an attribute and a ModuleList): parameters() lists it once."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+        self.branches = nn.ModuleList([fn])
+
+    def forward(self, x):
+        return x + self.branches[0](x)
 
 
 # -- 01.gaussian_noise: mistakes ---------------------------------------------------------------
@@ -1093,6 +1276,64 @@ class NoiseStoresVariance(nn.Module):
         return x + self.sigma**0.5 * torch.randn_like(x) if self.training else x
 
 
+@mistake("01.gaussian_noise", hint="a torch.Generator of the layer's own")
+class NoiseSeededGenerator(nn.Module):
+    """A generator seeded in __init__ "for reproducibility": every layer draws the same
+    noise (and a CPU generator fails for x on a GPU)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+        self.generator = torch.Generator().manual_seed(0)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype, device=x.device)
+        return x + self.sigma * noise
+
+
+@mistake("01.gaussian_noise", hint="do not override eval() or train()")
+class NoiseOwnEvalMethod(nn.Module):
+    """An eval() of its own that sets a flag: model.eval() never calls it."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+        self.noisy = True
+
+    def eval(self):
+        self.noisy = False
+        return self
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x) if self.noisy else x
+
+
+@mistake("01.gaussian_noise", hint="not its square root")
+class NoiseSqrtSigma(nn.Module):
+    """sigma taken for a variance: torch.normal given sigma ** 0.5 as its std."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + torch.normal(torch.zeros_like(x), self.sigma**0.5)
+
+
+@mistake("01.gaussian_noise", hint="Rename `__call__` to `forward`")
+class NoiseCallInsteadOfForward(nn.Module):
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def __call__(self, x):
+        return x + self.sigma * torch.randn_like(x) if self.training else x
+
+
 # -- 01.gaussian_noise: correct alternatives ----------------------------------------------------
 
 
@@ -1184,3 +1425,51 @@ class NoiseNormalWithTensorMean(nn.Module):
         if not self.training:
             return x
         return x + torch.normal(torch.zeros_like(x), self.sigma)
+
+
+@correct("01.gaussian_noise")
+class NoiseDistributionsNormal(nn.Module):
+    """torch.distributions.Normal with loc and scale of x's dtype and device, .sample(shape)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        zero = torch.zeros((), dtype=x.dtype, device=x.device)
+        normal = torch.distributions.Normal(zero, torch.ones_like(zero))
+        return x + self.sigma * normal.sample(x.shape)
+
+
+@correct("01.gaussian_noise")
+class NoiseComputedInFloat32(nn.Module):
+    """x and the noise added in float32, the sum cast back to x's dtype."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if self.training:
+            noisy = x.float() + self.sigma * torch.randn(x.shape, device=x.device)
+            return noisy.to(x.dtype)
+        return x
+
+
+@correct("01.gaussian_noise")
+class NoiseBoxMuller(nn.Module):
+    """Standard normal noise made from two uniforms (Box-Muller) in float64."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        u1 = torch.rand_like(x, dtype=torch.float64).clamp_min(1e-300)
+        u2 = torch.rand_like(x, dtype=torch.float64)
+        z = torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)
+        return x + (self.sigma * z).to(x.dtype)

@@ -423,6 +423,93 @@ in_notebook(
 )
 
 
+def _alternating(sizes, activation):
+    """Linear, activation(), Linear, ..., Linear: the layers of a correct MLP."""
+    layers = []
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+        if i:
+            layers.append(activation())
+        layers.append(nn.Linear(a, b))
+    return layers
+
+
+@mistake("02.mlp", hint="no .squeeze() / .squeeze(-1) / .flatten()")
+class MLPSqueezesOutput(nn.Module):
+    """A regression habit: the trailing dimension of size 1 squeezed away."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.net = nn.Sequential(*_alternating(sizes, activation))
+
+    def forward(self, x):
+        return self.net(x).squeeze(-1)
+
+
+@mistake("02.mlp", hint="forward applies ReLU between the layers, not the Tanh")
+class MLPReluInForward(nn.Module):
+    """activation() instances registered, but forward calls F.relu instead of them."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
+        self.acts = nn.ModuleList(activation() for _ in range(len(sizes) - 2))
+
+    def forward(self, x):
+        for i, layer in enumerate(self.linears):
+            x = layer(x)
+            if i < len(self.linears) - 1:
+                x = F.relu(x)
+        return x
+
+
+@mistake("02.mlp", hint="Rename `__call__` to `forward`")
+class MLPCallInsteadOfForward(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.net = nn.Sequential(*_alternating(sizes, activation))
+
+    def __call__(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="forward makes a tensor on the CPU")
+class MLPCpuTensorInForward(nn.Module):
+    """A zero tensor made without device=...: fine on a laptop, an error on a GPU."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.net = nn.Sequential(*_alternating(sizes, activation))
+        self.out_features = sizes[-1]
+
+    def forward(self, x):
+        return self.net(x) + torch.zeros(self.out_features)
+
+
+@mistake("02.mlp", hint="nn.LazyLinear learns in_features only on its first input")
+class MLPLazyLinear(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        layers = []
+        for i, size in enumerate(sizes[1:]):
+            if i:
+                layers.append(activation())
+            layers.append(nn.LazyLinear(size))  # "in_features is inferred"
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@mistake("02.mlp", hint="Remove the Flatten")
+class MLPFlattenFirst(nn.Module):
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), *_alternating(sizes, activation))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 # -- 02.mlp: correct alternatives ---------------------------------------------------------------
 
 
@@ -555,6 +642,53 @@ class MLPOwnBlocks(nn.Module):
     def forward(self, x):
         for block in self.blocks:
             x = block(x)
+        return x
+
+
+@correct("02.mlp")
+class MLPSetattrLoop(nn.Module):
+    """Layers set as fc0, act0, fc1, ... with setattr, looked up with getattr in forward."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.n = len(sizes) - 1
+        for i in range(self.n):
+            setattr(self, f"fc{i}", nn.Linear(sizes[i], sizes[i + 1]))
+            if i < self.n - 1:
+                setattr(self, f"act{i}", activation())
+
+    def forward(self, x):
+        for i in range(self.n):
+            x = getattr(self, f"fc{i}")(x)
+            if i < self.n - 1:
+                x = getattr(self, f"act{i}")(x)
+        return x
+
+
+@correct("02.mlp")
+class MLPSequentialOfSlice(nn.Sequential):
+    """An nn.Sequential subclass given (Linear, activation()) pairs with the last one cut."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        pairs = [(nn.Linear(a, b), activation()) for a, b in itertools.pairwise(sizes)]
+        super().__init__(*[m for pair in pairs for m in pair][:-1])
+
+
+@correct("02.mlp")
+class MLPModuleListDelLast(nn.Module):
+    """An activation after every layer appended to a ModuleList, the last one deleted."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        self.layers = nn.ModuleList()
+        for a, b in itertools.pairwise(sizes):
+            self.layers.append(nn.Linear(a, b))
+            self.layers.append(activation())
+        del self.layers[-1]
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
         return x
 
 
@@ -820,6 +954,85 @@ in_notebook(
 )
 
 
+@mistake("02.multi_head", hint="Read `heads` without modifying it")
+class MultiHeadPopsCallersDict(nn.Module):
+    """The heads moved out of the caller's dict with pop()."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict()
+        for name in list(heads):
+            self.heads[name] = heads.pop(name)
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="Rename `__call__` to `forward`")
+class MultiHeadCallInsteadOfForward(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def __call__(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="forward makes a tensor on the CPU")
+class MultiHeadCpuMaskInForward(nn.Module):
+    """A feature mask made without device=...: fine on a laptop, an error on a GPU."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        features = self.trunk(x) * torch.ones(x.shape[-1])
+        return self.heads[task](features)
+
+
+@mistake("02.multi_head", hint="raised AttributeError, not KeyError")
+class MultiHeadGetattrOnModuleDict(nn.Module):
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return getattr(self.heads, task)(self.trunk(x))
+
+
+@mistake("02.multi_head", hint="no replacing their layers")
+class MultiHeadStripsTrunkOutputLayer(nn.Module):
+    """The transfer-learning habit: the trunk's last layer replaced by nn.Identity()."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        last = list(dict(trunk.named_children()))[-1]
+        setattr(trunk, last, nn.Identity())  # "drop the trunk's own output layer"
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return self.heads[task](self.trunk(x))
+
+
+@mistake("02.multi_head", hint="not a dict or list of outputs keyed by task")
+class MultiHeadReturnsDict(nn.Module):
+    """The multi-task habit: outputs returned in a dict keyed by task."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+
+    def forward(self, x, task):
+        return {task: self.heads[task](self.trunk(x))}
+
+
 # -- 02.multi_head: correct alternatives ----------------------------------------------------------
 
 
@@ -897,6 +1110,36 @@ class MultiHeadFromPairs(nn.Module):
         except KeyError:
             raise KeyError(f"no head for task {task!r}; known: {list(self.heads)}") from None
         return head(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadSetattrPerHead(nn.Module):
+    """Each head an attribute head_<task>, the known names kept in a set."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.tasks = set(heads)
+        for name, head in heads.items():
+            setattr(self, "head_" + name, head)
+
+    def forward(self, x, task):
+        if task not in self.tasks:
+            raise KeyError(task)
+        return getattr(self, "head_" + task)(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadDefaultTask(nn.Module):
+    """heads copied into a dict first, forward with a default task."""
+
+    def __init__(self, trunk, heads, **unused):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(dict(heads))
+
+    def forward(self, x, task="cls"):
+        return self.heads[task](self.trunk(x))
 
 
 # -- 02.named_sequential: mistakes ----------------------------------------------------------------
@@ -1079,6 +1322,24 @@ in_notebook(
 )
 
 
+@mistake("02.named_sequential", hint="nn.LazyLinear learns in_features only on its first input")
+def build_lazy(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(fc1=nn.LazyLinear(hidden), act=nn.ReLU(), fc2=nn.LazyLinear(num_classes))
+    )
+
+
+@mistake("02.named_sequential", hint="not another activation (LeakyReLU)")
+def build_leaky_relu(in_features, hidden, num_classes):
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden),
+            act=nn.LeakyReLU(),
+            fc2=nn.Linear(hidden, num_classes),
+        )
+    )
+
+
 # -- 02.named_sequential: correct alternatives ----------------------------------------------------
 
 
@@ -1138,6 +1399,32 @@ def build_sequential_subclass(in_features, hidden, num_classes):
         "fc2": nn.Linear(hidden, num_classes),
     }
     return Classifier(OrderedDict(layers))
+
+
+@correct("02.named_sequential")
+def build_inplace_relu(in_features, hidden, num_classes):
+    """nn.ReLU(inplace=True) is a ReLU."""
+    return nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(in_features, hidden),
+            act=nn.ReLU(inplace=True),
+            fc2=nn.Linear(hidden, num_classes),
+        )
+    )
+
+
+@correct("02.named_sequential")
+def build_setattr_loop(in_features, hidden, num_classes):
+    """An empty nn.Sequential, the layers set with setattr in a loop."""
+    model = nn.Sequential()
+    layers = [
+        ("fc1", nn.Linear(in_features, hidden)),
+        ("act", nn.ReLU()),
+        ("fc2", nn.Linear(hidden, num_classes)),
+    ]
+    for name, layer in layers:
+        setattr(model, name, layer)
+    return model
 
 
 # -- 02.polynomial: mistakes ----------------------------------------------------------------------
@@ -1380,6 +1667,34 @@ in_notebook(
 )
 
 
+@mistake("02.polynomial", hint="forward makes a tensor on the CPU")
+class PolynomialZerosWithoutDevice(nn.Module):
+    """torch.zeros(x.shape) starts on the CPU: fine on a laptop, an error on a GPU."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = torch.zeros(x.shape)
+        for i, c in enumerate(self.coeffs):
+            y = y + c * x**i
+        return y
+
+
+@mistake("02.polynomial", hint="Rename `__call__` to `forward`")
+class PolynomialCallInsteadOfForward(nn.Module):
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def __call__(self, x):
+        y = torch.zeros_like(x)
+        for i, c in enumerate(self.coeffs):
+            y = y + c * x**i
+        return y
+
+
 # -- 02.polynomial: correct alternatives ----------------------------------------------------------
 
 
@@ -1479,3 +1794,32 @@ in_notebook(
             return y
     """,
 )
+
+
+@correct("02.polynomial")
+class PolynomialArangeOnXDevice(nn.Module):
+    """Powers from an arange made on x's device, contracted with the stacked coefficients."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        exponents = torch.arange(len(self.coeffs), device=x.device)
+        powers = x.unsqueeze(-1) ** exponents
+        return (powers * torch.stack(list(self.coeffs))).sum(-1)
+
+
+@correct("02.polynomial")
+class PolynomialCpuScalarStart(nn.Module):
+    """A 0-d CPU tensor in forward: torch lets a 0-d CPU tensor join tensors on any device."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(nn.Parameter(torch.zeros(())) for _ in range(degree + 1))
+
+    def forward(self, x):
+        y = torch.zeros_like(x) + torch.tensor(0.0)
+        for i, c in enumerate(self.coeffs):
+            y = y + c * x**i
+        return y
