@@ -9,7 +9,8 @@ In a solution notebook, each solution region sits inside a function or method bo
 
 In the exercise the region becomes one line at the marker's indentation,
 ``raise NotImplementedError("TODO: <text after the colon>")``; every output and execution
-count is cleared; everything else is copied unchanged.
+count is cleared; a cell tagged ``solution-only`` (the banner that says "this is the
+reference solution") is left out; everything else is copied unchanged.
 
 ``solutions/NN_topic_solution.ipynb`` becomes ``exercises/NN_topic_exercise.ipynb`` (the
 suffixes tell the tabs apart in an editor). The build writes the lesson into the exercise
@@ -29,6 +30,7 @@ import nbformat
 
 __all__ = [
     "METADATA_KEY",
+    "SOLUTION_ONLY",
     "BuildError",
     "build",
     "exercise_file",
@@ -43,6 +45,7 @@ END = re.compile(r"^[ \t]*### END SOLUTION\s*$")
 DEFAULT_TODO = "write your code here"
 METADATA_KEY = "inside_nn_module"
 SOLUTION_SUFFIX, EXERCISE_SUFFIX = "_solution", "_exercise"
+SOLUTION_ONLY = "solution-only"  # a cell tag: this cell is not copied into the exercise
 _NOTEBOOK = re.compile(r"^(?P<lesson>\d\d)_[a-z0-9_]+$")
 
 
@@ -111,6 +114,7 @@ def exercise_from_solution(
     exercise.metadata.pop("widgets", None)
     if name:
         exercise.metadata[METADATA_KEY] = lesson_metadata(name)
+    exercise.cells = [c for c in exercise.cells if SOLUTION_ONLY not in c.metadata.get("tags", [])]
     for index, cell in enumerate(exercise.cells):
         if cell.cell_type != "code":
             continue

@@ -13,10 +13,12 @@ import pytest
 from helpers.__main__ import main
 from helpers.build import (
     METADATA_KEY,
+    SOLUTION_ONLY,
     BuildError,
     build,
     exercise_file,
     exercise_from_solution,
+    lesson_metadata,
     solution_file,
     stub_source,
 )
@@ -83,7 +85,8 @@ def test_outputs_and_counts_are_cleared_and_markdown_kept(root):
     solution = nbformat.read(root / "solutions" / "01_module_solution.ipynb", as_version=4)
     exercise = exercise_from_solution(solution)
     assert any(c.get("outputs") for c in solution.cells)  # the solution keeps its outputs
-    for before, after in zip(solution.cells, exercise.cells, strict=True):
+    shared = [c for c in solution.cells if SOLUTION_ONLY not in c.metadata.get("tags", [])]
+    for before, after in zip(shared, exercise.cells, strict=True):
         assert before.cell_type == after.cell_type
         if after.cell_type == "code":
             assert after.outputs == [] and after.execution_count is None
@@ -129,3 +132,26 @@ def test_a_solution_without_the_suffix_is_refused(tmp_path):
     shutil.copy(ROOT_SOLUTIONS / "01_module_solution.ipynb", tmp_path / "solutions" / "01_x.ipynb")
     with pytest.raises(BuildError, match="NN_topic_solution"):
         build(tmp_path)
+
+
+def test_solution_only_cells_stay_out_of_the_exercise():
+    solution = nbformat.v4.new_notebook()
+    banner = nbformat.v4.new_markdown_cell("**Reference solution.**")
+    banner.metadata["tags"] = [SOLUTION_ONLY]
+    solution.cells = [banner, nbformat.v4.new_markdown_cell("# Exercise 01")]
+    exercise = exercise_from_solution(solution)
+    assert [c.source for c in exercise.cells] == ["# Exercise 01"]
+    assert len(solution.cells) == 2  # the solution itself is not modified
+
+
+def test_every_solution_says_it_is_the_reference_solution(root):
+    """Opened from the exercise's link, a solution must not read like the exercise; like
+    the exercise, it carries its lesson in its metadata."""
+    for path in sorted((root / "solutions").glob("*.ipynb")):
+        solution = nbformat.read(path, as_version=4)
+        first = solution.cells[0]
+        assert SOLUTION_ONLY in first.metadata.get("tags", []), path.name
+        assert "reference solution" in first.source.lower(), path.name
+        notebook = path.stem.removesuffix("_solution")
+        assert f"](../exercises/{exercise_file(notebook)})" in first.source
+        assert solution.metadata[METADATA_KEY] == lesson_metadata(notebook)
