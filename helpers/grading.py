@@ -16,6 +16,7 @@ hint). ``run_check`` never raises, whatever the learner's code does.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import sys
 import types
@@ -229,6 +230,8 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     if tampered:
         return _tampered_result(task_id, tampered)
 
+    with sandbox.isolated(_WARM_UP_LIMIT):  # torch as imported; the limit is a safety net
+        _warm_up()
     limit = timeout or task.timeout
     checker = core.Checker(namespace)
     outcome: CheckResult | None = None
@@ -292,6 +295,27 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
             probes_passed=tuple(checker.passed),
         )
     return dataclasses.replace(outcome, printed=printed)
+
+
+# Bound at import, before any learner code runs, like the toolkit's torch functions.
+_ADAM, _LINEAR = torch.optim.Adam, torch.nn.functional.linear
+_WARM_UP_LIMIT = 60.0
+
+
+@functools.cache
+def _warm_up() -> None:
+    """Pay torch's one-time costs before the first check's time limit starts.
+
+    The first optimizer step in a process imports a large part of torch (about a second),
+    and checks also run modules on the meta device; learner code must not be charged for
+    that. Built from zeros, so that no random number is drawn.
+    """
+    weight = torch.zeros(2, 3, requires_grad=True)
+    optimizer = _ADAM([weight])
+    _LINEAR(torch.zeros(1, 3), weight).sum().backward()
+    optimizer.step()
+    meta = torch.zeros(1, 3, device="meta")
+    _LINEAR(meta, torch.zeros(2, 3, device="meta")).pow(2).mean()
 
 
 # -- tamper guard ---------------------------------------------------------------------------

@@ -10,6 +10,9 @@
   random streams;
 - autograd is on while the check runs (even when called under ``torch.no_grad()``),
   and torch's grad mode and default dtype are restored afterwards;
+- tensors are created on the CPU by default while the check runs, even when the notebook
+  called ``torch.set_default_device(device)`` (which would otherwise make a verdict depend
+  on whether the machine has a GPU); the notebook's default device is restored afterwards;
 - whatever learner code prints is captured instead of shown (a fake "passed" line cannot
   sit next to the verdict), and handed back so a failure message can quote it; warnings
   raised while the check runs are silenced.
@@ -86,13 +89,17 @@ def _restored_random_state() -> Iterator[None]:
 def _restored_torch_modes() -> Iterator[None]:
     grad_enabled = torch.is_grad_enabled()
     default_dtype = torch.get_default_dtype()
+    default_device = torch.get_default_device()
     try:
+        torch.set_default_device(None)  # factory functions without device= make CPU tensors
         # Checks run with autograd on, whatever the caller's context (no_grad, inference_mode).
         with torch.inference_mode(False), torch.enable_grad():
             yield
     finally:
         torch.set_grad_enabled(grad_enabled)
         torch.set_default_dtype(default_dtype)
+        # None is torch's own "nothing set" (the CPU), which adds no cost to every torch call.
+        torch.set_default_device(None if default_device.type == "cpu" else default_device)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from collections import Counter
 
 import catalogue
 import pytest
+import torch
 from conftest import solution_namespace
 
 from helpers.grading import TASKS, run_check
@@ -39,6 +40,19 @@ def test_correct_alternative_passes(case):
 def test_reference_solution_passes(task_id):
     namespace = solution_namespace(TASKS[task_id].notebook)
     result = run_check(task_id, namespace)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_reference_passes_after_the_notebook_set_a_default_device(task_id):
+    """torch.set_default_device(device) in a notebook: the same verdict with or without a
+    GPU (meta stands in for one)."""
+    namespace = solution_namespace(TASKS[task_id].notebook)
+    torch.set_default_device("meta")
+    try:
+        result = run_check(task_id, namespace)
+    finally:
+        torch.set_default_device(None)
     assert result.passed, result.message
 
 

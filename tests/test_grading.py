@@ -169,3 +169,13 @@ def test_result_is_immutable():
     with pytest.raises(AttributeError):
         result.status = "pass"
     assert isinstance(result, CheckResult)
+
+
+def test_warm_up_draws_no_random_numbers():
+    """torch's one-time costs are paid before the first time limit, without moving the
+    learner's random streams."""
+    from helpers.grading import _warm_up
+
+    before = torch.random.get_rng_state()
+    _warm_up.__wrapped__()  # the uncached function: really runs
+    assert torch.equal(torch.random.get_rng_state(), before)

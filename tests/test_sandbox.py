@@ -85,6 +85,22 @@ def test_state_is_restored_and_output_captured():
     assert captured.printed() == "hello from learner code"
 
 
+def test_the_notebooks_default_device_is_set_aside_and_restored():
+    """A notebook's torch.set_default_device(device) must not move a check's tensors
+    (meta stands in for a GPU: tensors there have no values to compare)."""
+    torch.set_default_device("meta")
+    try:
+        with isolated(1):
+            assert torch.zeros(1).device.type == "cpu"
+            torch.set_default_device("meta")  # learner code may set it again: undone after
+        assert torch.get_default_device().type == "meta"
+    finally:
+        torch.set_default_device(None)
+    with isolated(1):
+        torch.set_default_device("meta")
+    assert torch.zeros(1).device.type == "cpu"  # nothing set before, nothing set after
+
+
 def test_long_output_is_cut():
     with isolated(1) as captured:
         for i in range(20):
