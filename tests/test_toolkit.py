@@ -83,3 +83,18 @@ def test_watch_modules_sees_modules_built_and_called():
     assert watch.built == [layer] and watch.called == [layer]
     nn.Linear(2, 2)(torch.zeros(1, 2))  # after the block: no longer watched
     assert len(watch.built) == len(watch.called) == 1
+
+
+def test_accelerator_as_meta_answers_yes_and_puts_everything_back():
+    from helpers.checks.core import accelerator_as_meta
+
+    before = (torch.cuda.is_available, torch.accelerator.is_available)
+    with pytest.raises(RuntimeError), accelerator_as_meta() as asked:
+        where = "cuda" if torch.cuda.is_available() else "cpu"
+        layer = nn.Linear(2, 2).to(torch.accelerator.current_accelerator())
+        moved = torch.zeros(1).cuda()
+        made = torch.zeros(1, device=where)
+        raise RuntimeError("learner bug")
+    assert (layer.weight.device.type, moved.device.type, made.device.type) == ("meta",) * 3
+    assert asked == ["torch.cuda.is_available()", "torch.accelerator.current_accelerator()"]
+    assert (torch.cuda.is_available, torch.accelerator.is_available) == before

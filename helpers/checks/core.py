@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
+from torch.overrides import TorchFunctionMode
 
 from helpers.device import get_device
 
@@ -33,6 +34,7 @@ __all__ = [
     "ModuleWatch",
     "NotImplementedYet",
     "Task",
+    "accelerator_as_meta",
     "describe",
     "equal",
     "explain_exception",
@@ -246,31 +248,36 @@ class Checker:
         """Construct a learner module as the course does: on the CPU, on every machine.
 
         While the constructor runs, the notebook's ``device`` (and ``get_device``) name
-        the meta device (see ``hidden_notebook_device``), so a module that creates its
-        state on the notebook's device gets the same verdict on a laptop and on a GPU
-        machine. When the constructor cannot run that way (it copies a meta tensor back
-        to the CPU, say), it is run again as written. Afterwards every parameter and
-        buffer must be on the CPU (``expect_built_on_cpu``).
+        the meta device (see ``hidden_notebook_device``), and torch reports an accelerator
+        that is the meta device (see ``accelerator_as_meta``), so a module that creates its
+        state on the notebook's device, or on "cuda" when CUDA is available, gets the same
+        verdict on a laptop and on a GPU machine. When the constructor cannot run that
+        way (it copies a meta tensor back to the CPU, say), it is run again as written.
+        Afterwards every parameter and buffer must be on the CPU (``expect_built_on_cpu``).
         """
 
-        swapped: list[str] = []
+        notes: list[str] = []  # what stood for the meta device while it was built
 
         def construct() -> Any:
-            with hidden_notebook_device(self.namespace, cls) as names:
-                swapped[:] = names
+            with (
+                hidden_notebook_device(self.namespace, cls) as swapped,
+                accelerator_as_meta() as asked,
+            ):
                 try:
                     return cls(*args, **kwargs)
                 except Exception as exc:  # e.g. "Cannot copy out of meta tensor"
                     if not _META_WORD.search(str(exc)):
                         raise
                     return _RETRY
+                finally:
+                    notes[:] = [*swapped, *asked]
 
         module = self.call(construct, what=what, hints=hints)
         if module is _RETRY:
-            swapped.clear()
+            notes.clear()
             module = self.call(cls, *args, what=what, hints=hints, **kwargs)
         if isinstance(module, nn.Module):
-            self.expect_built_on_cpu(module, what=what, swapped=swapped)
+            self.expect_built_on_cpu(module, what=what, swapped=notes)
         return module
 
     def expect_built_on_cpu(
@@ -278,7 +285,9 @@ class Checker:
     ) -> None:
         """Every parameter and buffer of ``module`` (just built) is on the CPU.
 
-        ``swapped``: what ``hidden_notebook_device`` swapped while it was built, if it was.
+        ``swapped``: what stood for the meta device while it was built, if anything did
+        (the notes of ``hidden_notebook_device`` and the questions of
+        ``accelerator_as_meta``).
         """
         named = [
             *self.call(lambda: list(module.named_parameters()), what=f"{what}.named_parameters()"),
@@ -288,7 +297,15 @@ class Checker:
         if not elsewhere:
             return
         frozen = [note for note in swapped if note.startswith("the default")]
-        if elsewhere[0][1].type == "meta" and frozen:
+        asked = [note for note in swapped if note.startswith("torch.")]
+        if elsewhere[0][1].type == "meta" and asked and not frozen:
+            hint = (
+                f"Building asked `{asked[0]}` and put tensors there when the answer was yes, so "
+                "the module would start on the GPU on a GPU machine and on the CPU on a "
+                "laptop; the check answers yes with the meta device standing for the GPU, "
+                f"so this shows on every machine. {BUILT_ON_CPU}"
+            )
+        elif elsewhere[0][1].type == "meta" and frozen:
             hint = (
                 f"{frozen[0][0].upper()}{frozen[0][1:]} is the notebook's `device`, frozen "
                 "into the signature when the cell ran; the check builds modules with it "
@@ -700,6 +717,81 @@ def hidden_notebook_device(namespace: Mapping[str, Any], *code: Any) -> Iterator
             fn.__defaults__, fn.__kwdefaults__ = positional, keyword
         for space, name, value in reversed(swapped):
             space[name] = value
+
+
+def _is_accelerator(device: Any) -> bool:
+    """Whether ``device`` (a string, a torch.device or an index) names an accelerator."""
+    if isinstance(device, int) and not isinstance(device, bool):
+        return True  # .cuda(0), .to(0): a GPU index
+    if not isinstance(device, (str, torch.device)):
+        return False
+    try:
+        return torch.device(device).type not in ("cpu", "meta")
+    except (RuntimeError, ValueError):
+        return False
+
+
+class _AcceleratorToMeta(TorchFunctionMode):
+    """Every tensor asked for on an accelerator is made (or moved) on the meta device."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if _is_accelerator(kwargs.get("device")):
+            kwargs["device"] = _STANDIN
+        if func in (torch.Tensor.cuda, _TENSOR_XPU) and args:
+            return args[0].to(_STANDIN)
+        if func is torch.Tensor.to:
+            args = tuple(_STANDIN if _is_accelerator(a) else a for a in args)
+        return func(*args, **kwargs)
+
+
+_TENSOR_XPU = getattr(torch.Tensor, "xpu", torch.Tensor.cuda)
+
+
+@contextlib.contextmanager
+def accelerator_as_meta() -> Iterator[list[str]]:
+    """While the body runs, torch says this machine has CUDA, and CUDA is the meta device.
+
+    ``"cuda" if torch.cuda.is_available() else "cpu"`` in a learner's ``__init__`` builds
+    on the CPU on a laptop and on the GPU on a GPU machine; with the answer "yes" and
+    every accelerator tensor made on the meta device instead, such a module ends up on
+    ``meta`` on every machine (and ``Checker.expect_built_on_cpu`` says so everywhere).
+
+    Yields:
+        The questions the body asked (``"torch.cuda.is_available()"``), in order.
+
+    ``torch.cuda.is_available`` and ``torch.accelerator``'s answers are put back when the
+    body ends, however it ends.
+    """
+    asked: list[str] = []
+
+    def answer(question: str, value: Any) -> Callable[..., Any]:
+        def ask(*args: Any, **kwargs: Any) -> Any:
+            asked.append(question)
+            return value
+
+        return ask
+
+    patches = [(torch.cuda, "is_available", answer("torch.cuda.is_available()", True))]
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        patches += [
+            (accelerator, "is_available", answer("torch.accelerator.is_available()", True)),
+            (
+                accelerator,
+                "current_accelerator",
+                answer("torch.accelerator.current_accelerator()", torch.device("cuda")),
+            ),
+        ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    try:
+        for owner, name, patch in patches:
+            setattr(owner, name, patch)
+        with _AcceleratorToMeta():
+            yield asked
+    finally:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
 
 
 @dataclass

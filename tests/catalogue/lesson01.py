@@ -353,6 +353,25 @@ class AffineOnNotebookDevice(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
+@mistake("01.affine", hint="Building asked `torch.cuda.is_available()`")
+class AffineCudaIfAvailable(nn.Module):
+    """The tutorials' device line inside __init__: CPU on a laptop, GPU on a GPU machine."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        where = "cuda" if torch.cuda.is_available() else "cpu"
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features, device=where))
+        self.bias = nn.Parameter(torch.zeros(out_features, device=where)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
 @mistake("01.affine", hint="is the notebook's `device`, frozen into the signature")
 class AffineDeviceDefault(nn.Module):
     """`device=device` as a default: the notebook's device, fixed when the cell ran."""

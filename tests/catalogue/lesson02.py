@@ -1322,6 +1322,17 @@ in_notebook(
 )
 
 
+@mistake("02.named_sequential", hint="Building asked `torch.accelerator.is_available()`")
+def build_on_accelerator_if_available(in_features, hidden, num_classes):
+    layers = OrderedDict(
+        fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+    )
+    model = nn.Sequential(layers)
+    if torch.accelerator.is_available():  # moved to the GPU where there is one
+        model = model.to(torch.accelerator.current_accelerator())
+    return model
+
+
 @mistake("02.named_sequential", hint="nn.LazyLinear learns in_features only on its first input")
 def build_lazy(in_features, hidden, num_classes):
     return nn.Sequential(
