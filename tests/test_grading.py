@@ -179,3 +179,20 @@ def test_warm_up_draws_no_random_numbers():
     before = torch.random.get_rng_state()
     _warm_up.__wrapped__()  # the uncached function: really runs
     assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_a_type_error_is_blamed_on_the_signature_only_where_the_check_called():
+    class WrongSignature(nn.Module):
+        def __init__(self, in_features):
+            super().__init__()
+
+    class WrongTorchCall(nn.Module):
+        def __init__(self, in_features, out_features, bias=True):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(out_features, in_features, dtype_=None))
+
+    signature = run_check("01.affine", {"Affine": WrongSignature})
+    assert "Check the signature against the task statement" in signature.message
+    own_call = run_check("01.affine", {"Affine": WrongTorchCall})
+    assert "A call in your code was given arguments it does not take" in own_call.message
+    assert "In your code, __init__" in own_call.message

@@ -568,6 +568,12 @@ def explain_exception(exc: BaseException, hints: Sequence[tuple[str, str]] = ())
         if needle in text:
             return hint
     if isinstance(exc, TypeError) and "argument" in text:
+        if _learner_frame(exc):  # raised inside the learner's code: a call it made
+            return (
+                "A call in your code was given arguments it does not take (the line is "
+                "shown above): check that function's arguments in its documentation."
+            )
+        # Raised where the check called the learner's function: its signature differs.
         return "Check the signature against the task statement (names, defaults, order)."
     return "Run the same call in a cell of your own to see the full traceback."
 
