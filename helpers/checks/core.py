@@ -30,6 +30,7 @@ __all__ = [
     "REGISTRY",
     "CallCounter",
     "Checker",
+    "CopyOnMove",
     "Fail",
     "ModuleWatch",
     "NotImplementedYet",
@@ -44,6 +45,7 @@ __all__ = [
     "preview",
     "same_tensor_set",
     "shape_str",
+    "storage_places",
     "task",
     "watch_modules",
 ]
@@ -837,3 +839,48 @@ def watch_modules(kind: type[nn.Module]) -> Iterator[ModuleWatch]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+# -- a CPU machine that moves like a GPU machine -------------------------------------------
+
+
+class CopyOnMove(TorchFunctionMode):
+    """While the body runs, .cpu() / .to("cpu") of one of ``model``'s own tensors returns a
+    copy, as it does for a tensor on a GPU.
+
+    On a CPU machine ``model.cpu()`` changes nothing, so a function that should only read a
+    model but moves it to the CPU would pass on a laptop and fail on a GPU machine. Under
+    this mode, a model moved to the CPU takes new storage on every machine
+    (``storage_places`` sees it), while a copy that is only read changes nothing.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.own = {id(x): x for x in (*model.parameters(), *model.buffers())}
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if args and self.own.get(id(args[0])) is args[0] and out is args[0]:
+            to_cpu = func is torch.Tensor.cpu or (
+                func is torch.Tensor.to
+                and any(_is_cpu(a) for a in (*args[1:], kwargs.get("device")))
+            )
+            if to_cpu:
+                out = out.clone()  # what a tensor on a GPU gives
+        return out
+
+
+def _is_cpu(value: Any) -> bool:
+    if isinstance(value, torch.device):
+        return value.type == "cpu"
+    return isinstance(value, str) and value.split(":")[0] == "cpu"
+
+
+def storage_places(model: nn.Module) -> list[tuple[str, int]]:
+    """Where each parameter and buffer of ``model`` keeps its values (name, address)."""
+    return [
+        (name, tensor.data_ptr())
+        for name, tensor in (*model.named_parameters(), *model.named_buffers())
+        if tensor.numel()
+    ]

@@ -588,6 +588,16 @@ def _plain_container_holding(module: nn.Module, target: nn.Module) -> str | None
 # -- 01.gaussian_noise ----------------------------------------------------------------------
 
 
+def _expect_noise_shape(t: Checker, y: torch.Tensor, x: torch.Tensor) -> None:
+    if y.shape != x.shape:
+        t.fail(
+            "the output has the wrong shape",
+            expected=shape_str(x.shape),
+            got=shape_str(y.shape),
+            hint="The noise must have x's shape: torch.randn_like(x).",
+        )
+
+
 @task("01.gaussian_noise", title="Gaussian noise layer", names=["GaussianNoise"], notebook=NOTEBOOK)
 def check_gaussian_noise(t: Checker) -> None:
     GaussianNoise = t.module_class("GaussianNoise")
@@ -743,13 +753,7 @@ def check_gaussian_noise(t: Checker) -> None:
         draws = []
         for _ in range(SPREAD_CALLS):
             y = t.expect_tensor(t.call(layer, x, what="layer(x)"), what="the output")
-            if y.shape != x.shape:
-                t.fail(
-                    "the output has the wrong shape",
-                    expected=shape_str(x.shape),
-                    got=shape_str(y.shape),
-                    hint="The noise must have x's shape: torch.randn_like(x).",
-                )
+            _expect_noise_shape(t, y, x)
             draws.append((y.detach().double() - x.double()).reshape(-1))
         problem = spread_problem(torch.stack(draws))
         if problem is not None:
@@ -824,13 +828,7 @@ def _expect_noise(
             "forward changed its input x in place",
             hint="Return a new tensor, x + self.sigma * noise (not x.add_ / x += ...).",
         )
-    if y.shape != x.shape:
-        t.fail(
-            "the output has the wrong shape",
-            expected=shape_str(x.shape),
-            got=shape_str(y.shape),
-            hint="The noise must have x's shape: torch.randn_like(x).",
-        )
+    _expect_noise_shape(t, y, x)
     noise = (y.detach().double() - x.double()) / sigma
     if not bool(torch.isfinite(noise).all()):
         t.fail(

@@ -18,6 +18,7 @@ from torch.overrides import TorchFunctionMode
 
 from helpers.checks.core import (
     Checker,
+    CopyOnMove,
     Fail,
     NotImplementedYet,
     describe,
@@ -27,6 +28,7 @@ from helpers.checks.core import (
     preview,
     same_tensor_set,
     shape_str,
+    storage_places,
     task,
 )
 from helpers.device import get_device
@@ -1324,10 +1326,10 @@ def _expect_round_trip(
             # Run from an empty working folder, so a file written next to the notebook
             # (a relative path such as "last.pt") shows up as well.
             with tempfile.TemporaryDirectory() as elsewhere, _working_folder(elsewhere):
-                storage = _storage(model)
-                with _CopyOnMove(model):
+                storage = storage_places(model)
+                with CopyOnMove(model):
                     t.call(save, path, model, optimizer, epoch, what="save_checkpoint(path, ...)")
-                moved = _storage(model) != storage
+                moved = storage_places(model) != storage
                 stray = sorted(os.listdir(elsewhere))
             if stray:
                 t.fail(
@@ -1427,43 +1429,6 @@ def _expect_round_trip(
         got = dict(fresh.state_dict())
         for name, value in model.state_dict().items():
             t.expect_close(got[name], value, what=f"`{name}` after the next step", hint=hint)
-
-
-class _CopyOnMove(TorchFunctionMode):
-    """While the body runs, .cpu() / .to("cpu") of one of ``model``'s own tensors returns a
-    copy, as it does for a tensor on a GPU: a model moved to the CPU takes new storage on
-    every machine (``_storage`` sees it), while a copy that is only read changes nothing.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.own = {id(x): x for x in (*model.parameters(), *model.buffers())}
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if args and self.own.get(id(args[0])) is args[0] and out is args[0]:
-            targets = (*args[1:], kwargs.get("device"))
-            if func is torch.Tensor.cpu or (
-                func is torch.Tensor.to and any(_is_cpu(a) for a in targets)
-            ):
-                out = out.clone()
-        return out
-
-
-def _is_cpu(value: Any) -> bool:
-    if isinstance(value, torch.device):
-        return value.type == "cpu"
-    return isinstance(value, str) and value.split(":")[0] == "cpu"
-
-
-def _storage(model: nn.Module) -> list[tuple[str, int]]:
-    """Where each parameter and buffer of ``model`` keeps its values."""
-    return [
-        (name, tensor.data_ptr())
-        for name, tensor in (*model.named_parameters(), *model.named_buffers())
-        if tensor.numel()
-    ]
 
 
 @contextlib.contextmanager

@@ -15,9 +15,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.overrides import TorchFunctionMode
 
-from helpers.checks.core import Checker, describe, task
+from helpers.checks.core import Checker, CopyOnMove, describe, storage_places, task
 from helpers.device import get_device
 
 NOTEBOOK = "04_introspection"
@@ -119,48 +118,16 @@ def _expect_unchanged(
 # every machine, because its tensors' storage changes.
 
 
-class _CopyOnMove(TorchFunctionMode):
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.own = {id(x): x for x in (*model.parameters(), *model.buffers())}
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        if args and self.own.get(id(args[0])) is args[0] and out is args[0]:
-            to_cpu = func is torch.Tensor.cpu or (
-                func is torch.Tensor.to
-                and any(_is_cpu(a) for a in (*args[1:], kwargs.get("device")))
-            )
-            if to_cpu:
-                out = out.clone()  # what a tensor on a GPU gives
-        return out
-
-
-def _is_cpu(value: Any) -> bool:
-    if isinstance(value, torch.device):
-        return value.type == "cpu"
-    return isinstance(value, str) and value.split(":")[0] == "cpu"
-
-
-def _storage(model: nn.Module) -> list[tuple[str, int]]:
-    return [
-        (name, tensor.data_ptr())
-        for name, tensor in (*model.named_parameters(), *model.named_buffers())
-        if tensor.numel()
-    ]
-
-
 def _call_reading(
     t: Checker, fn: Callable[..., Any], model: nn.Module, *args: Any, what: str, **kwargs: Any
 ) -> Any:
     """``t.call(fn, model, ...)`` for a function that must only read ``model``: afterwards
     the model must be as it was (``_expect_unchanged``), its tensors in the same storage."""
-    state, storage = _model_state(model), _storage(model)
-    with _CopyOnMove(model):
+    state, storage = _model_state(model), storage_places(model)
+    with CopyOnMove(model):
         got = t.call(fn, model, *args, what=what, **kwargs)
     _expect_unchanged(t, model, state, what)
-    if _storage(model) != storage:
+    if storage_places(model) != storage:
         t.fail(
             f"{what} moved or replaced the model's tensors",
             got="the model's parameters or buffers now hold other storage "
