@@ -191,3 +191,32 @@ def test_hostile_task_id_and_namespace_types():
 
     assert run_check(Explosive(), {}).status == "error"
     assert run_check("01.affine", Explosive()).status == "error"
+
+
+class _EqualToAnythingList(list):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = None
+
+
+class _EqualToAnythingInt(int):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    __hash__ = int.__hash__
+
+
+@pytest.mark.parametrize(
+    "value", [_EqualToAnythingList(), _EqualToAnythingInt(7)], ids=["list", "int"]
+)
+def test_a_result_equal_to_anything_does_not_pass(task_id, value):
+    """Checks compare plain values, not whatever the learner's object says about itself."""
+    result = run_check(task_id, hostile(task_id, lambda self, *args, **kwargs: value))
+    assert result.status == "fail", result.message
