@@ -57,6 +57,19 @@ def test_reference_passes_after_the_notebook_set_a_default_device(task_id):
 
 
 @pytest.mark.parametrize("task_id", sorted(TASKS))
+def test_reference_passes_when_the_notebook_defaults_to_float64(task_id):
+    """torch.set_default_dtype(torch.float64) in a notebook: the checks build their inputs
+    in the default dtype, and the reference still passes."""
+    namespace = solution_namespace(TASKS[task_id].notebook)
+    torch.set_default_dtype(torch.float64)
+    try:
+        result = run_check(task_id, namespace)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    assert result.passed, result.message
+
+
+@pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_task_has_a_full_catalogue(task_id):
     mistakes = Counter(c.task_id for c in catalogue.MISTAKES)[task_id]
     alternatives = Counter(c.task_id for c in catalogue.ALTERNATIVES)[task_id]

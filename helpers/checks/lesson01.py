@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from helpers.checks.core import (
     CallCounter,
@@ -163,10 +165,14 @@ def check_affine(t: Checker) -> None:
                     "(bias is True when there is a bias).",
                 )
 
-    with t.probe("`.to(torch.float64)` converts the parameters and forward follows"):
+    # Another dtype than the parameters were built in: float64, or float32 in a notebook
+    # that made float64 the default (where .to(torch.float64) would change nothing).
+    other = torch.float32 if torch.get_default_dtype() == torch.float64 else torch.float64
+    name = str(other).removeprefix("torch.")
+    with t.probe(f"`.to(torch.{name})` converts the parameters and forward follows"):
         layer = t.build(Affine, 3, 2, what="Affine(3, 2)")
-        move(t, layer, torch.float64, what="Affine(3, 2).to(torch.float64)")
-        x = torch.randn(2, 3, dtype=torch.float64)
+        move(t, layer, other, what=f"Affine(3, 2).to({other})")
+        x = torch.randn(2, 3, dtype=other)
         stale = (
             "forward uses a tensor that .to() did not convert (a plain tensor attribute, "
             "or one computed from the weight in __init__): use self.weight and self.bias "
@@ -174,10 +180,10 @@ def check_affine(t: Checker) -> None:
         )
         y = t.call(layer, x, what="layer(x)", hints=[("same dtype", stale), ("scalar type", stale)])
         y = t.expect_tensor(y, what="the output")
-        if y.dtype != torch.float64:
+        if y.dtype != other:
             t.fail(
-                "after .to(torch.float64) the output is not float64",
-                expected="torch.float64",
+                f"after .to({other}) the output is not {name}",
+                expected=str(other),
                 got=str(y.dtype),
                 hint="Keep weight and bias as registered Parameters so .to() converts "
                 "them; do not create tensors of a fixed dtype in forward.",
@@ -769,13 +775,26 @@ def check_gaussian_noise(t: Checker) -> None:
             "device=x.device is always on the CPU (and fails for x on a GPU); use "
             "torch.randn_like(x)."
         )
-        y = t.call(
-            _meta_call,
-            layer,
-            x,
-            what="layer(x) for x on the meta device",
-            hints=[("is not on the expected device", on_device), ("same device", on_device)],
-        )
+        with _GeneratorWatch() as generators:
+            y = t.call(
+                _meta_call,
+                layer,
+                x,
+                what="layer(x) for x on the meta device",
+                hints=[("is not on the expected device", on_device), ("same device", on_device)],
+            )
+        elsewhere = sorted({str(g) for g in generators})
+        if elsewhere:
+            # torch draws meta noise with a CPU generator without a word; for x on a GPU it
+            # refuses ("Expected a 'cuda' device type for generator but found 'cpu'").
+            t.fail(
+                "the noise is drawn with a torch.Generator that is not on x's device",
+                expected="noise drawn on x's device",
+                got=f"a generator on {', '.join(elsewhere)} for x on the meta device",
+                hint="A torch.Generator() of the layer's own lives on the CPU, and torch "
+                "refuses it for x on a GPU: draw from torch's global generator, "
+                "torch.randn_like(x), which follows x wherever it is.",
+            )
         if y is not _SKIPPED:
             y = t.expect_tensor(y, what="the output")
             if y.device != x.device or y.shape != x.shape or y.dtype != x.dtype:
@@ -958,13 +977,19 @@ def move(t: Checker, module: nn.Module, target: object, *, what: str) -> nn.Modu
 
 
 def _as_number(value: object) -> float | None:
-    """A Python number or a one-element tensor as a float; None for anything else."""
+    """A real number (Python's, NumPy's np.float32, ...), or a one-element tensor or NumPy
+    array, as a float; None for anything else."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, torch.Tensor) and value.numel() == 1 and value.device.type != "meta":
         return float(value.detach().double().item())
+    if type(value).__name__ == "ndarray" and getattr(value, "size", None) == 1:
+        try:
+            return _as_number(value.item())
+        except Exception:  # an object that only looks like an array
+            return None
     return None
 
 
@@ -1025,9 +1050,39 @@ def _meta_call(layer: nn.Module, x: torch.Tensor, *args: object) -> object:
         raise
 
 
+class _GeneratorWatch(TorchFunctionMode):
+    """Records the device of every torch.Generator passed to a torch function (as
+    ``generator=``) that drew a tensor on another device type, while the body runs.
+
+    On a GPU torch refuses such a draw; on the meta device it allows it. Noise drawn on
+    the CPU with a CPU generator and then moved to x's device is fine everywhere.
+    """
+
+    def __enter__(self) -> list[torch.device]:
+        super().__enter__()
+        self.devices: list[torch.device] = []
+        return self.devices
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        generator = kwargs.get("generator")
+        if (
+            isinstance(generator, torch.Generator)
+            and isinstance(out, torch.Tensor)
+            and out.device.type != generator.device.type
+        ):
+            self.devices.append(generator.device)
+        return out
+
+
 # `.item()` (and bool(), float() of a tensor) needs a value, which the meta device does not
 # have; it works on every real device. torch.distributions checks its arguments with it.
-_READS_VALUES = re.compile(r"cannot be called on meta tensors", re.IGNORECASE)
+# A torch.Generator cannot live on the meta device ("META device type not an
+# accelerator"), while `torch.Generator(device=x.device)` works on the CPU and on a GPU.
+_READS_VALUES = re.compile(
+    r"cannot be called on meta tensors|meta device type not an accelerator", re.IGNORECASE
+)
 
 
 # -- statistics of the noise, kept pure so tests/test_noise_statistics.py can prove them ----

@@ -524,15 +524,19 @@ def _signature_default(cls: type, name: str) -> Any:
     return None if parameter is None else parameter.default
 
 
-def _expect_float32(t: Checker, what: str, layers: Sequence[nn.Module], fix: str) -> None:
-    """The parameters of ``layers`` have the default dtype, float32, like the check's x."""
+def _expect_default_dtype(t: Checker, what: str, layers: Sequence[nn.Module], fix: str) -> None:
+    """The parameters of ``layers`` have torch's default dtype (float32, unless the notebook
+    changed it with torch.set_default_dtype), like the check's x. ``fix`` may name
+    ``{dtype}``."""
+    default = torch.get_default_dtype()
     dtypes = sorted({str(p.dtype) for layer in layers for p in layer.parameters()})
-    if dtypes != [str(torch.float32)]:
+    if dtypes != [str(default)]:
+        name = str(default).removeprefix("torch.")
         t.fail(
-            f"{what} are not float32",
-            expected="torch.float32 (the default dtype, which the input x has too)",
+            f"{what} are not {name}",
+            expected=f"{default} (the default dtype, which the input x has too)",
             got=", ".join(dtypes),
-            hint=fix,
+            hint=fix.format(dtype=name),
         )
 
 
@@ -563,12 +567,12 @@ def _expect_mlp_forward(
 ) -> None:
     call = f"MLP({sizes})"
     linears = _linears(t, model)
-    _expect_float32(
+    _expect_default_dtype(
         t,
         f"the Linear layers of {call}",
         linears,
         "Create the layers with the default dtype (no dtype=..., .double() or .half() in "
-        "__init__): the model must take float32 inputs.",
+        "__init__): the model must take {dtype} inputs.",
     )
     for layer in linears:
         _fill_linear(layer)
@@ -1171,12 +1175,12 @@ def _expect_classifier_forward(
     t: Checker, model: nn.Sequential, shape: tuple[int, ...], device: torch.device | None = None
 ) -> None:
     fc1, fc2 = model.fc1, model.fc2
-    _expect_float32(
+    _expect_default_dtype(
         t,
         "fc1 and fc2",
         [fc1, fc2],
         "Create the layers with the default dtype (no dtype=..., .double() or .half()): "
-        "the classifier must take float32 inputs.",
+        "the classifier must take {dtype} inputs.",
     )
     _fill_linear(fc1)
     _fill_linear(fc2)
@@ -1372,14 +1376,15 @@ def _expect_coefficients(t: Checker, model: nn.Module, degree: int) -> list[nn.P
             got=str(len(params)),
             hint=hint,
         )
-    if any(p.dim() != 0 for p in params):
+    # "Holding one number": shape () or (1,). What a (1,)-shaped coefficient usually does
+    # wrong, a (1,) result for a 0-d x, is the result probe's to catch.
+    if any(p.numel() != 1 for p in params):
         t.fail(
-            f"the coefficients of {call} are not 0-d",
-            expected="each Parameter of shape (), one number",
+            f"the coefficients of {call} do not hold one number each",
+            expected="each Parameter holding one number, e.g. of shape ()",
             got=f"shapes {shapes}",
-            hint="Each coefficient is a 0-d tensor, shape (): nn.Parameter(torch.zeros(())), "
-            "not torch.zeros(1). A (1,)-shaped coefficient turns a 0-d x into a result of "
-            "shape (1,), not x's shape.",
+            hint="Each coefficient is its own Parameter holding one number: "
+            "nn.Parameter(torch.zeros(())), not one vector of all the coefficients.",
         )
     if not all(p.dtype.is_floating_point for p in params):
         t.fail(

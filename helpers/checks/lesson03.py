@@ -62,6 +62,10 @@ _CONSTRUCT_HINTS = [
 # the module is"; an op that combines a marked tensor with an unmarked one (other than a
 # 0-dim one, which torch lets a CPU scalar do with GPU tensors) fails as it would on a GPU,
 # and a marked tensor that ends up as the output or as a buffer is reported afterwards.
+# .cpu() / .to("cpu") give a marked copy, as on a GPU machine, and leave the tensor they were
+# called on as it was (the module's buffer stays unmarked). A marked tensor moved with
+# .to(x.device) (or .to(x), a torch.device, a GPU index; not the string "cpu") is where the
+# module is, as on a GPU machine: its copy is not marked.
 # Nothing is moved, so .item() and the values work as usual.
 
 _FACTORIES = {
@@ -90,11 +94,48 @@ class _CpuMadeTensors(TorchFunctionMode):
     def is_marked(self, value: Any) -> bool:
         return isinstance(value, torch.Tensor) and self.marked.get(id(value)) is value
 
+    def moves_to_module(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Whether ``.to(...)`` names a device that is the module's on a GPU machine: one
+        read from a tensor (x.device, .to(x)) or a GPU index, not the literal "cpu"."""
+        for a in (*args, kwargs.get("device")):
+            if isinstance(a, torch.Tensor):
+                return not self.is_marked(a)
+            if isinstance(a, torch.device) or (isinstance(a, int) and not isinstance(a, bool)):
+                return True
+            if isinstance(a, str):
+                return a.split(":")[0] != "cpu"
+        return False
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        if (
+            func is torch.Tensor.to
+            and self.is_marked(args[0])
+            and self.moves_to_module(args[1:], kwargs)
+        ):
+            # t.to(x.device) on a GPU machine: a copy where the module is, no longer marked
+            # (on the CPU, .to() returns t itself, which stays marked as what it was).
+            return out.clone() if out is args[0] else out
+        to_cpu = func is torch.Tensor.cpu or (
+            func is torch.Tensor.to
+            and any(
+                isinstance(a, str) and a.split(":")[0] == "cpu"
+                for a in (*args[1:], kwargs.get("device"))
+            )
+        )
+        if to_cpu and isinstance(out, torch.Tensor):
+            # On a GPU machine t.cpu() is a copy on the CPU and t stays where it was; on the
+            # CPU it is t itself, which must not become marked: mark a copy instead.
+            out = out.clone() if out is args[0] else out
+            self.marked[id(out)] = out
+            return out
+        if func in (torch.Tensor.to, torch.Tensor.type) and self.is_marked(args[0]):
+            # A dtype conversion (t.to(torch.float64), t.to(x.dtype)) stays on the CPU.
+            if isinstance(out, torch.Tensor) and out.device.type == "cpu":
+                self.marked[id(out)] = out
+            return out
         made = func in _FACTORIES and kwargs.get("device") is None
-        made = made or func is torch.Tensor.cpu
         tensors = [
             a
             for a in (*args, *kwargs.values(), *_flat(args))
@@ -481,14 +522,17 @@ def _expect_training(
     num_features: int,
     momentum: float,
     batch_sizes: tuple[int, ...],
-    dtype: torch.dtype = torch.float32,
+    dtype: torch.dtype | None = None,
     device: torch.device | None = None,
     by_default: bool = False,
 ) -> None:
     """Feed batches in training mode; after each: output, running_mean, count, x intact.
 
+    ``dtype``: x's dtype; by default torch's default dtype, the one running_mean is made
+    in (float32, unless the notebook changed it with torch.set_default_dtype).
     ``by_default``: the module was built without a momentum (after a call with one passed).
     """
+    dtype = dtype or torch.get_default_dtype()
     expected_mean = torch.zeros(num_features, dtype=torch.float64)
     for k, n in enumerate(batch_sizes, start=1):
         x = (torch.randn(n, num_features) * 2 + 3).to(dtype)
@@ -804,9 +848,13 @@ def _find_mask(t: Checker, layer: nn.Module, max_len: int) -> tuple[str, torch.T
             got=", ".join(f"{n} {shape_str(b.shape)}" for n, b in buffers.items()),
             hint="The mask covers every (query, key) pair: shape (max_len, max_len). " + _MASK_HINT,
         )
-    name, mask = next(((n, b) for n, b in square.items() if b.dtype == torch.bool), None) or next(
-        iter(square.items())
-    )
+    # The contract asks for a mask buffer, not for it alone: among several square bool
+    # buffers (an `allowed` one next to it, say), the one with the causal pattern is the
+    # mask; without one, the first bool buffer is the learner's attempt at it.
+    expected = _causal(max_len)
+    bools = [(n, b) for n, b in square.items() if b.dtype == torch.bool]
+    causal = [(n, b) for n, b in bools if b.device.type != "meta" and equal(b.cpu(), expected)]
+    name, mask = next(iter(causal + bools), None) or next(iter(square.items()))
     if mask.dtype != torch.bool:
         t.fail(
             f"the mask buffer `{name}` is not bool",
@@ -815,7 +863,6 @@ def _find_mask(t: Checker, layer: nn.Module, max_len: int) -> tuple[str, torch.T
             hint="Keep a bool mask, True where a score is masked: "
             "torch.ones(max_len, max_len, dtype=torch.bool).triu(1).",
         )
-    expected = _causal(max_len)
     got = mask.detach()
     if got.device.type != "meta" and not equal(got.cpu(), expected):
         wrong = [
@@ -1528,6 +1575,12 @@ def _load_weights_only(t: Checker, path: str) -> Any:
                 "Keep torch.save's default pickle protocol: with pickle_protocol=4 or more "
                 "the file holds instructions that torch.load(..., weights_only=True) does "
                 "not read (it expects the default, 2)."
+            )
+        elif "torch.torch_version.TorchVersion" in first:
+            hint = (
+                "torch.__version__ is not a plain str but a TorchVersion, a class that "
+                "weights_only=True refuses to load: save str(torch.__version__), or leave "
+                "it out."
             )
         else:
             hint = (

@@ -4,6 +4,7 @@ correct solutions written in other ways. Class names say what is wrong or differ
 from __future__ import annotations
 
 import copy
+import functools
 import math
 
 import numpy as np
@@ -699,6 +700,179 @@ class AffineSetattrLoop(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
+def _passthrough(fn):
+    """A decorator of the learner's own that only forwards the call (functools.wraps)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def _affine_repr(self):
+    has_bias = self.bias is not None
+    return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
+@correct("01.affine")
+class AffineInnerKeywordOnly(nn.Module):
+    """torch.inner over the last dimension, a keyword-only extra with a default, type hints."""
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, *, scale: float = 0.1
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(scale * torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.inner(x, self.weight)  # (*, in) with (out, in) -> (*, out)
+        return y if self.bias is None else y + self.bias
+
+    extra_repr = _affine_repr
+
+
+@correct("01.affine")
+class AffineTransposeProperty(nn.Module):
+    """weight.T exposed as a property, forward wrapped by a decorator, *args and **kwargs."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(out_features, in_features)))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-0.1, 0.1)) if bias else None
+
+    @property
+    def weight_t(self):
+        return self.weight.T
+
+    @_passthrough
+    def forward(self, x, *args, **kwargs):
+        out = x.matmul(self.weight_t)
+        return out if self.bias is None else out.add(self.bias)
+
+    def extra_repr(self):
+        settings = {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias is not None,
+        }
+        return ", ".join(f"{key}={value}" for key, value in settings.items())
+
+
+class _Described(nn.Module):
+    """A base class of the learner's own, between nn.Module and the layer."""
+
+    def describe(self):
+        return repr(self)
+
+
+@correct("01.affine")
+class AffineOwnBaseAddmm(_Described):
+    """On a base class of its own; weight made in float64 and cast; addmm and mm on x
+    flattened to 2-D, then viewed back."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features, self.has_bias = in_features, out_features, bias
+        weight = torch.randn(out_features, in_features, dtype=torch.float64).float()
+        self.register_parameter("weight", nn.Parameter(weight))
+        self.register_parameter("bias", nn.Parameter(torch.zeros(out_features)) if bias else None)
+
+    def forward(self, x):
+        flat = x.reshape(-1, x.shape[-1])
+        if self.bias is None:
+            out = torch.mm(flat, self.weight.t())
+        else:
+            out = torch.addmm(self.bias, flat, self.weight.t())
+        return out.view(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self):
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.has_bias}"
+        )
+
+
+@correct("01.affine")
+class AffineEinsumCastsInput(nn.Module):
+    """x cast to the weight's dtype first; einsum with other index letters; bias=False
+    through register_parameter(..., None)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1 / math.sqrt(in_features)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        b = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
+        self.register_parameter("bias", b)
+
+    def forward(self, x):
+        out = torch.einsum("...i,ji->...j", x.to(self.weight.dtype), self.weight)
+        return out if self.bias is None else out + self.bias
+
+    extra_repr = _affine_repr
+
+
+@correct("01.affine")
+class AffineWeightTimesColumn(nn.Module):
+    """weight @ x as a column, (W @ x[..., None])[..., 0]; bias added on the left;
+    parameters scaled in place under no_grad; __constants__."""
+
+    __constants__ = ("in_features", "out_features")
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        with torch.no_grad():
+            self.weight = nn.Parameter(torch.randn(out_features, in_features).mul_(0.2))
+            self.bias = nn.Parameter(torch.randn(out_features).mul_(0.2)) if bias else None
+
+    def forward(self, x):
+        y = (self.weight @ x.unsqueeze(-1)).squeeze(-1)
+        return y if self.bias is None else self.bias + y
+
+    extra_repr = _affine_repr
+
+
+@correct("01.affine")
+class AffineBuiltInEvalMode(nn.Module):
+    """Starts in eval mode (nothing in the task depends on the mode); kaiming_normal_ on an
+    uninitialised torch.Tensor(out, in); F.linear with bias= as a keyword."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.Tensor(out_features, in_features))
+        nn.init.kaiming_normal_(self.weight)
+        self.bias = nn.Parameter(nn.init.zeros_(torch.empty(out_features))) if bias else None
+        self.eval()
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return F.linear(input, self.weight, bias=self.bias)
+
+    extra_repr = _affine_repr
+
+
+@correct("01.affine")
+class AffineTransposedStorage(nn.Module):
+    """weight of shape (out, in) kept in (in, out) memory order, a non-contiguous
+    Parameter; a float 0.0 added when there is no bias."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(in_features, out_features).T)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return x @ self.weight.T + (self.bias if self.bias is not None else 0.0)
+
+    extra_repr = _affine_repr
+
+
 # -- 01.residual: mistakes ---------------------------------------------------------------------
 
 
@@ -986,6 +1160,97 @@ class ResidualRegisteredTwice(nn.Module):
 
     def forward(self, x):
         return x + self.branches[0](x)
+
+
+@correct("01.residual")
+class ResidualBodyTorchAdd(nn.Module):
+    """fn kept as `self.body`, torch.add, type hints."""
+
+    def __init__(self, fn: nn.Module) -> None:
+        super().__init__()
+        self.body = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.add(x, self.body(x))
+
+
+@correct("01.residual")
+class ResidualModuleListFirst(nn.Module):
+    """fn as self.layers[0] of an nn.ModuleList, fn(x) + x in that order."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.layers = nn.ModuleList([fn])
+
+    def forward(self, x):
+        out = self.layers[0](x)
+        return out + x
+
+
+@correct("01.residual")
+class ResidualRegisterModuleNamed(nn.Module):
+    """register_module under a name given as a keyword-only argument; forward decorated,
+    extra arguments passed on to fn."""
+
+    def __init__(self, fn, *, name="inner"):
+        super().__init__()
+        self.register_module(name, fn)
+        self.inner_name = name
+
+    @_passthrough
+    def forward(self, x, *args, **kwargs):
+        return x + getattr(self, self.inner_name)(x, *args, **kwargs)
+
+
+@correct("01.residual")
+class ResidualModuleDictSubclass(nn.ModuleDict):
+    """Residual is an nn.ModuleDict holding fn under "fn"; x.add(...)."""
+
+    def __init__(self, fn):
+        super().__init__({"fn": fn})
+
+    def forward(self, x):
+        return x.add(self["fn"](x))
+
+
+@correct("01.residual")
+class ResidualNamedAfterFn(nn.Module):
+    """fn registered with setattr under its class name, looked up in self._modules."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.key = type(fn).__name__.lower()
+        setattr(self, self.key, fn)
+
+    def forward(self, x):
+        y = self._modules[self.key](x)
+        y = y + x
+        return y
+
+
+@correct("01.residual")
+class ResidualAddWithAlpha(nn.Module):
+    """add_module("branch", fn); Tensor.add(fn(x), x, alpha=1)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.add_module("branch", fn)
+
+    def forward(self, x):
+        return torch.Tensor.add(self.branch(x), x, alpha=1)
+
+
+@correct("01.residual")
+class ResidualFnFromChildren(nn.Module):
+    """fn found again in forward through self.children()."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.wrapped = fn
+
+    def forward(self, x):
+        (fn,) = self.children()
+        return x + fn(x)
 
 
 # -- 01.gaussian_noise: mistakes ---------------------------------------------------------------
@@ -1353,6 +1618,24 @@ class NoiseCallInsteadOfForward(nn.Module):
         return x + self.sigma * torch.randn_like(x) if self.training else x
 
 
+@mistake("01.gaussian_noise", hint="torch refuses it for x on a GPU")
+class NoiseCpuGeneratorSeededRandomly(nn.Module):
+    """A generator of its own, seeded at random (so two layers differ): it lives on the CPU,
+    passes on a laptop and fails for x on a GPU."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+        self.generator = torch.Generator()
+        self.generator.seed()
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        noise = torch.randn(x.shape, generator=self.generator, dtype=x.dtype, device=x.device)
+        return x + self.sigma * noise
+
+
 # -- 01.gaussian_noise: correct alternatives ----------------------------------------------------
 
 
@@ -1492,3 +1775,144 @@ class NoiseBoxMuller(nn.Module):
         u2 = torch.rand_like(x, dtype=torch.float64)
         z = torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)
         return x + (self.sigma * z).to(x.dtype)
+
+
+@correct("01.gaussian_noise")
+class NoiseAddAlpha(nn.Module):
+    """torch.add(x, noise, alpha=sigma); `self.training is False`; forward decorated and
+    taking extra arguments."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    @_passthrough
+    def forward(self, x, *args, **kwargs):
+        if self.training is False:
+            return x
+        return torch.add(x, torch.randn_like(x), alpha=self.sigma)
+
+
+@correct("01.gaussian_noise")
+class NoiseRsample(nn.Module):
+    """torch.distributions.Normal(x, sigma).rsample(): x + sigma * eps, differentiable in x."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return torch.distributions.Normal(x, self.sigma).rsample()
+
+
+@correct("01.gaussian_noise")
+class NoiseAddcmul(nn.Module):
+    """torch.addcmul(x, noise, sigma everywhere)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return torch.addcmul(x, torch.randn_like(x), torch.full_like(x, self.sigma))
+
+
+@correct("01.gaussian_noise")
+class NoiseFloat64SigmaBuffer(nn.Module):
+    """sigma a persistent 0-d float64 buffer: a 0-d tensor does not change x's dtype."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.register_buffer("sigma", torch.tensor(sigma, dtype=torch.float64))
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        return x + self.sigma * torch.randn_like(x)
+
+
+@correct("01.gaussian_noise")
+class NoiseIdentitySubclass(nn.Identity):
+    """A subclass of nn.Identity; the noise is drawn in eval mode too, then unused."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        noise = torch.randn_like(x) * self.sigma
+        return x + noise if self.training else x
+
+
+@correct("01.gaussian_noise")
+class NoiseGeneratorOnXDevice(nn.Module):
+    """A torch.Generator made on x's device on every call, seeded from torch's global
+    generator: works on the CPU and on a GPU (torch has no generator on the meta device)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        seed = int(torch.randint(0, 2**62, ()))
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+        return x + self.sigma * noise
+
+
+@correct("01.gaussian_noise")
+class NoiseSigmaProperty(nn.Module):
+    """The variance stored; `sigma` a read-only property computed from it."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.variance = sigma**2
+
+    @property
+    def sigma(self):
+        return math.sqrt(self.variance)
+
+    def forward(self, x):
+        return x + self.sigma * torch.randn_like(x) if self.training else x
+
+
+@correct("01.gaussian_noise")
+class NoiseNumpySigmaAndNoise(nn.Module):
+    """sigma kept as np.float32; the noise drawn by NumPy (seeded from torch's generator)
+    and moved to x's device and dtype."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = np.float32(sigma)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        rng = np.random.default_rng(int(torch.randint(0, 2**31, ())))
+        noise = torch.from_numpy(rng.standard_normal(tuple(x.shape)))
+        return x + float(self.sigma) * noise.to(x.device, x.dtype)
+
+
+@correct("01.gaussian_noise")
+class NoiseCpuGeneratorThenMoved(nn.Module):
+    """A CPU generator of its own, seeded from torch's, drawing on the CPU; the noise then
+    moved to x's device and dtype (torch only refuses a generator on another device than
+    the tensor it fills)."""
+
+    def __init__(self, sigma):
+        super().__init__()
+        self.sigma = sigma
+        seed = int(torch.randint(0, 2**62, ()))  # from torch's generator: layers differ
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        noise = torch.randn(x.shape, generator=self.generator)
+        return x + self.sigma * noise.to(x.device, x.dtype)

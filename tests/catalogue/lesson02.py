@@ -7,6 +7,7 @@ import functools
 import itertools
 import textwrap
 from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -692,6 +693,193 @@ class MLPModuleListDelLast(nn.Module):
         return x
 
 
+def _passthrough(fn):
+    """A decorator of the learner's own that only forwards the call (functools.wraps)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@correct("02.mlp")
+class MLPActivationBeforeEachLaterLayer(nn.Module):
+    """activation() put before every Linear layer but the first; nn.Sequential(*layers);
+    type hints with a Callable for the activation."""
+
+    def __init__(self, sizes: Sequence[int], activation: Callable[[], nn.Module] = nn.ReLU):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):  # noqa: RUF007
+            if i:
+                layers.append(activation())
+            layers.append(nn.Linear(a, b))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@correct("02.mlp")
+class MLPNestedBlocks(nn.Module):
+    """nn.Sequential(Linear, activation()) blocks in an nn.Sequential, then the last Linear."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        pairs = list(itertools.pairwise(sizes))
+        blocks = [nn.Sequential(nn.Linear(a, b), activation()) for a, b in pairs[:-1]]
+        self.net = nn.Sequential(*blocks, nn.Linear(*pairs[-1]))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@correct("02.mlp")
+class MLPNoneMeansReLU(nn.Module):
+    """activation=None standing for nn.ReLU, a keyword-only extra; layers appended to an
+    nn.ModuleList; forward with functools.reduce and extra arguments."""
+
+    def __init__(self, sizes, activation=None, *, dropout=None):
+        super().__init__()
+        activation = activation or nn.ReLU
+        self.layers = nn.ModuleList()
+        n = len(sizes) - 1
+        for i in range(n):
+            self.layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < n - 1:
+                self.layers.append(activation())
+
+    def forward(self, x, *args, **kwargs):
+        return functools.reduce(lambda h, layer: layer(h), self.layers, x)
+
+
+@correct("02.mlp")
+class MLPSequentialAddModule(nn.Sequential):
+    """An nn.Sequential subclass filled with add_module, its forward nn.Sequential's own."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+            if i > 0:
+                self.add_module(f"act{i}", activation())
+            self.add_module(f"linear{i}", nn.Linear(a, b))
+
+
+@correct("02.mlp")
+class MLPSingleLayerSpecialCase(nn.Module):
+    """Two sizes give a bare nn.Linear; more give an OrderedDict with named layers."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        sizes = tuple(sizes)
+        if len(sizes) == 2:
+            self.net = nn.Linear(*sizes)
+            return
+        last = len(sizes) - 2
+        entries = []
+        for i in range(last + 1):
+            name = "output" if i == last else f"hidden{i}"
+            entries.append((name, nn.Linear(sizes[i], sizes[i + 1])))
+            if i < last:
+                entries.append((f"act{i}", activation()))
+        self.net = nn.Sequential(OrderedDict(entries))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+@correct("02.mlp")
+class MLPModuleDictComprehensions(nn.Module):
+    """Two nn.ModuleDicts built from dict comprehensions, looked up by key in forward."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        n = len(sizes) - 1
+        self.layers = nn.ModuleDict({f"fc{i}": nn.Linear(sizes[i], sizes[i + 1]) for i in range(n)})
+        self.acts = nn.ModuleDict({f"act{i}": activation() for i in range(n - 1)})
+
+    def forward(self, x):
+        n = len(self.layers)
+        for i in range(n):
+            x = self.layers[f"fc{i}"](x)
+            if i < n - 1:
+                x = self.acts[f"act{i}"](x)
+        return x
+
+
+@correct("02.mlp")
+class MLPInEvalModeDecorated(nn.Module):
+    """(Linear, activation()) pairs with the last activation cut; the body in eval mode;
+    forward decorated."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        modules = []
+        for a, b in itertools.pairwise(sizes):
+            modules += [nn.Linear(a, b), activation()]
+        self.body = nn.Sequential(*modules[:-1]).eval()
+
+    @_passthrough
+    def forward(self, x):
+        return self.body(x)
+
+
+@correct("02.mlp")
+class MLPValidatesActivation(nn.Module):
+    """activation() called once more to validate it (the instance is dropped, never
+    registered), then once per gap; the last activation popped."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        if not isinstance(activation(), nn.Module):
+            raise TypeError("activation must build a module")
+        layers = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):  # noqa: RUF007
+            layers += [nn.Linear(a, b), activation()]
+        layers.pop()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+@correct("02.mlp")
+class MLPHiddenThenOutput(nn.Module):
+    """The hidden layers in an nn.Sequential, the output layer registered after it."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        super().__init__()
+        hidden = []
+        for a, b in zip(sizes[:-2], sizes[1:-1], strict=True):  # noqa: RUF007
+            hidden += [nn.Linear(a, b), activation()]
+        self.hidden = nn.Sequential(*hidden)
+        self.out = nn.Linear(sizes[-2], sizes[-1])
+
+    def forward(self, x):
+        return self.out(self.hidden(x))
+
+
+@correct("02.mlp")
+class MLPIsModuleList(nn.ModuleList):
+    """MLP itself an nn.ModuleList of the layers, with a forward of its own."""
+
+    def __init__(self, sizes, activation=nn.ReLU):
+        layers = []
+        for i, (a, b) in enumerate(itertools.pairwise(sizes)):
+            if i:
+                layers.append(activation())
+            layers.append(nn.Linear(a, b))
+        super().__init__(layers)
+
+    def forward(self, x):
+        for layer in self:
+            x = layer(x)
+        return x
+
+
 # -- 02.multi_head: mistakes --------------------------------------------------------------------
 
 
@@ -1142,6 +1330,146 @@ class MultiHeadDefaultTask(nn.Module):
         return self.heads[task](self.trunk(x))
 
 
+@correct("02.multi_head")
+class MultiHeadLooksUpFirst(nn.Module):
+    """Heads from a dict comprehension; the head looked up before the trunk runs; hints."""
+
+    def __init__(self, trunk: nn.Module, heads: Mapping[str, nn.Module]) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict({name: head for name, head in heads.items()})
+
+    def forward(self, x: torch.Tensor, task: str) -> torch.Tensor:
+        head = self.heads[task]  # an unknown task fails before the trunk runs
+        return head(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadSortedKeywordExtras(nn.Module):
+    """Heads registered in sorted order; keyword-only extras in __init__ and forward."""
+
+    def __init__(self, trunk, heads, *, share=True):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(sorted(heads.items()))
+
+    def forward(self, x, task, **kwargs):
+        features = self.trunk(x)
+        return self.heads[task](features)
+
+
+@correct("02.multi_head")
+class MultiHeadNamesAndModuleList(nn.Module):
+    """Task names in a list, heads in an nn.ModuleList; KeyError raised explicitly."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.names = list(heads.keys())
+        self.head_list = nn.ModuleList(heads.values())
+
+    def forward(self, x, task):
+        if task not in self.names:
+            raise KeyError(f"unknown task {task!r}")
+        return self.head_list[self.names.index(task)](self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadNestedModuleDicts(nn.Module):
+    """The trunk wrapped in an nn.Sequential, both parts in one nn.ModuleDict; forward
+    decorated."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        parts = {"trunk": nn.Sequential(trunk), "heads": nn.ModuleDict(heads)}
+        self.parts = nn.ModuleDict(parts)
+
+    @_passthrough
+    def forward(self, x, task):
+        return self.parts["heads"][task](self.parts["trunk"](x))
+
+
+@correct("02.multi_head")
+class MultiHeadPrefixedNames(nn.Module):
+    """Each head registered as `head_<task>` with register_module, found in self._modules."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.add_module("trunk", trunk)
+        for name, head in dict(heads).items():
+            self.register_module(f"head_{name}", head)
+
+    def forward(self, x, task):
+        head = self._modules[f"head_{task}"]
+        return head(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadReraisesKeyError(nn.Module):
+    """An empty nn.ModuleDict updated with the heads; a default task; a KeyError of its
+    own that lists the known tasks."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict()
+        self.heads.update(heads)
+
+    def forward(self, x, task: str = "cls"):
+        try:
+            head = self.heads[task]
+        except KeyError:
+            raise KeyError(f"no head for task {task!r}; known: {list(self.heads)}") from None
+        return head(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadTrunkTwiceNamed(nn.Module):
+    """The trunk registered under two names, called once through the second; a given
+    nn.ModuleDict kept as it is."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.backbone = trunk
+        self.heads = heads if isinstance(heads, nn.ModuleDict) else nn.ModuleDict(heads)
+
+    def forward(self, x, task, *, detach_trunk=False):
+        h = self.backbone(x)
+        if detach_trunk:
+            h = h.detach()
+        return self.heads[task](h)
+
+
+@correct("02.multi_head")
+class MultiHeadRoutes(nn.Module):
+    """A plain dict of task -> function (no modules in it) that calls the registered head."""
+
+    def __init__(self, trunk, heads):
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict(heads)
+        self.routes = {name: functools.partial(self._run_head, name) for name in heads}
+
+    def _run_head(self, name, features):
+        return self.heads[name](features)
+
+    def forward(self, x, task):
+        route = self.routes[task]
+        return route(self.trunk(x))
+
+
+@correct("02.multi_head")
+class MultiHeadIsModuleDict(nn.ModuleDict):
+    """MultiHead itself an nn.ModuleDict of "trunk" and "heads", with a forward of its own."""
+
+    def __init__(self, trunk, heads):
+        super().__init__({"trunk": trunk, "heads": nn.ModuleDict(heads)})
+
+    def forward(self, x, task):
+        return self["heads"][task](self["trunk"](x))
+
+
 # -- 02.named_sequential: mistakes ----------------------------------------------------------------
 
 
@@ -1438,6 +1766,92 @@ def build_setattr_loop(in_features, hidden, num_classes):
     return model
 
 
+@correct("02.named_sequential")
+def build_zip_names(in_features: int, hidden: int, num_classes: int) -> nn.Sequential:
+    """Names and layers zipped into the OrderedDict; type hints."""
+    names = ("fc1", "act", "fc2")
+    layers = (nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+    return nn.Sequential(OrderedDict(zip(names, layers, strict=True)))
+
+
+@correct("02.named_sequential")
+def build_defaults_keyword_only(in_features=784, hidden=128, num_classes=10, *, act=nn.ReLU):
+    """Defaults for every size and a keyword-only activation class defaulting to nn.ReLU."""
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("fc1", nn.Linear(in_features, hidden)),
+                ("act", act()),
+                ("fc2", nn.Linear(hidden, num_classes)),
+            ]
+        )
+    )
+
+
+@correct("02.named_sequential")
+def build_in_eval_mode(in_features, hidden, num_classes):
+    """Returned in eval mode (the task says nothing about the mode)."""
+    layers = OrderedDict(
+        fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+    )
+    return nn.Sequential(layers).eval()
+
+
+@correct("02.named_sequential")
+def build_initialised(in_features, hidden, num_classes):
+    """xavier_uniform_ weights and zero biases; .to("cpu").float() on the way out."""
+    layers = OrderedDict(
+        fc1=nn.Linear(in_features, hidden), act=nn.ReLU(), fc2=nn.Linear(hidden, num_classes)
+    )
+    model = nn.Sequential(layers)
+    for layer in (model.fc1, model.fc2):
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    return model.to("cpu").float()
+
+
+def _build_with(in_features, hidden, num_classes, act_cls):
+    layers = OrderedDict(
+        fc1=nn.Linear(in_features, hidden), act=act_cls(), fc2=nn.Linear(hidden, num_classes)
+    )
+    return nn.Sequential(layers)
+
+
+build_partial = functools.partial(_build_with, act_cls=nn.ReLU)
+build_partial.__name__ = "build_partial"
+correct("02.named_sequential")(build_partial)  # a functools.partial, not a def
+
+
+class _ClassifierBuilder:
+    """A callable object, not a function, registering the layers on an empty Sequential."""
+
+    __name__ = "build_callable_object"
+
+    def __call__(self, in_features, hidden, num_classes):
+        model = nn.Sequential()
+        for name, layer in [
+            ("fc1", nn.Linear(in_features, hidden)),
+            ("act", nn.ReLU()),
+            ("fc2", nn.Linear(hidden, num_classes)),
+        ]:
+            model.register_module(name, layer)
+        return model
+
+
+correct("02.named_sequential")(_ClassifierBuilder())
+
+
+@correct("02.named_sequential")
+def build_from_spec(in_features, hidden, num_classes):
+    """A dict of (class, arguments) turned into the OrderedDict by a generator."""
+    spec = {
+        "fc1": (nn.Linear, (in_features, hidden)),
+        "act": (nn.ReLU, ()),
+        "fc2": (nn.Linear, (hidden, num_classes)),
+    }
+    return nn.Sequential(OrderedDict((name, cls(*args)) for name, (cls, args) in spec.items()))
+
+
 # -- 02.polynomial: mistakes ----------------------------------------------------------------------
 
 
@@ -1631,8 +2045,10 @@ class PolynomialSkipsHighest(nn.Module):
         return y
 
 
-@mistake("02.polynomial", hint="Each coefficient is a 0-d tensor, shape ()")
+@correct("02.polynomial")
 class PolynomialStackedShapeOne(nn.Module):
+    """(1,)-shaped coefficients hold one number each, and the result keeps x's shape."""
+
     def __init__(self, degree):
         super().__init__()
         self.degree = degree
@@ -1834,3 +2250,120 @@ class PolynomialCpuScalarStart(nn.Module):
         for i, c in enumerate(self.coeffs):
             y = y + c * x**i
         return y
+
+
+@correct("02.polynomial")
+class PolynomialAppendedTensorsReduce(nn.Module):
+    """Plain 0-d tensors appended to an nn.ParameterList (which wraps them in Parameters);
+    Horner's rule with functools.reduce."""
+
+    def __init__(self, degree: int) -> None:
+        super().__init__()
+        self.coeffs = nn.ParameterList()
+        for _ in range(degree + 1):
+            self.coeffs.append(torch.zeros(()))
+
+    def forward(self, x):
+        coefficients = reversed(list(self.coeffs))
+        return functools.reduce(lambda acc, c: acc * x + c, coefficients, torch.zeros_like(x))
+
+
+@correct("02.polynomial")
+class PolynomialRunningPower(nn.Module):
+    """torch.tensor(0.0) coefficients (wrapped by the ParameterList); a running power."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.c = nn.ParameterList([torch.tensor(0.0) for _ in range(degree + 1)])
+
+    def forward(self, x):
+        out = torch.zeros_like(x)
+        power = torch.ones_like(x)
+        for c in self.c:
+            out = out + c * power
+            power = power * x
+        return out
+
+
+@correct("02.polynomial")
+class PolynomialVandermonde(nn.Module):
+    """torch.linalg.vander on x flattened (N at least 2, as torch requires), reshaped back;
+    register_module; torch.scalar_tensor coefficients."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.degree = degree
+        coefficients = nn.ParameterList(
+            nn.Parameter(torch.scalar_tensor(0)) for _ in range(degree + 1)
+        )
+        self.register_module("coefficients", coefficients)
+
+    def forward(self, x):
+        n = self.degree + 1
+        powers = torch.linalg.vander(x.reshape(-1), N=max(n, 2))[:, :n]
+        return (powers @ torch.stack(list(self.coefficients))).reshape(x.shape)
+
+    def extra_repr(self):
+        return f"degree={self.degree}"
+
+
+@correct("02.polynomial")
+class PolynomialPowAndSum(nn.Module):
+    """torch.pow terms summed by sum(); torch.full((), init); forward decorated."""
+
+    def __init__(self, degree, *, init=0.0):
+        super().__init__()
+        self.coeffs = nn.ParameterList(
+            [nn.Parameter(torch.full((), init)) for _ in range(degree + 1)]
+        )
+
+    @_passthrough
+    def forward(self, x, *args, **kwargs):
+        return sum(torch.pow(x, i) * c for i, c in enumerate(self.coeffs))
+
+
+@correct("02.polynomial")
+class PolynomialUnbound(nn.Module):
+    """Coefficients from torch.zeros(n).unbind() (each 0-d), mapped to nn.Parameter."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.coeffs = nn.ParameterList(map(nn.Parameter, torch.zeros(degree + 1).unbind()))
+
+    def forward(self, x):
+        y = self.coeffs[0] * torch.ones_like(x)
+        for i in range(1, len(self.coeffs)):
+            y = y + self.coeffs[i] * x**i
+        return y
+
+
+@correct("02.polynomial")
+class PolynomialTensordot(nn.Module):
+    """Powers stacked on a new last dimension, tensordot with the stacked coefficients."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.n = degree + 1
+        self.params = nn.ParameterList([nn.Parameter(torch.zeros([])) for _ in range(self.n)])
+
+    def forward(self, x):
+        powers = torch.stack([x**i for i in range(self.n)], dim=-1)
+        return torch.tensordot(powers, torch.stack(tuple(self.params)), dims=1)
+
+
+@correct("02.polynomial")
+class PolynomialInSubmodule(nn.Module):
+    """The ParameterList held by a plain nn.Module inside; a plain alias list beside it;
+    sum() started from zeros_like(x)."""
+
+    def __init__(self, degree):
+        super().__init__()
+        self.store = nn.Module()
+        self.store.coeffs = nn.ParameterList(
+            nn.Parameter(torch.zeros(())) for _ in range(degree + 1)
+        )
+        self.view = list(self.store.coeffs)  # the same Parameters, not registered again
+
+    def forward(self, x):
+        terms = (c * x**i for i, c in enumerate(self.store.coeffs))
+        return sum(terms, torch.zeros_like(x))

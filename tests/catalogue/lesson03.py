@@ -4,14 +4,19 @@ wrong or different."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import io
 import math
 import os
 import pickle
 import re
+import shutil
+import tempfile
+from collections import OrderedDict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -646,6 +651,333 @@ class RunningMeanMomentumBuffer(nn.Module):
         return x - mean
 
 
+# -- 03.running_mean: more correct alternatives (second review) ---------------------------------
+
+
+@correct("03.running_mean")
+class RunningMeanRegisteredAsNoneFirst(nn.Module):
+    """register_buffer(name, None) first, tensors assigned to the names later (they stay
+    buffers); sub_ of momentum * (running_mean - mean); the count set with copy_."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", None)
+        self.register_buffer("num_batches_tracked", None)
+        self.running_mean = torch.zeros(num_features)
+        self.num_batches_tracked = torch.tensor(0)
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.sub_(self.momentum * (self.running_mean - mean))
+                self.num_batches_tracked.copy_(self.num_batches_tracked + 1)
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanSliceAssign(nn.Module):
+    """running_mean[:] = ... under no_grad; empty().zero_(); the mean over dim=-2; the count
+    += ones_like(count); `self.training is False`; x.sub in eval."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.empty(num_features).zero_())
+        self.register_buffer("num_batches_tracked", torch.zeros_like(torch.tensor(7)))
+
+    def forward(self, x):
+        if self.training is False:
+            return x.sub(self.running_mean)
+        mean = x.mean(dim=-2)
+        with torch.no_grad():
+            self.running_mean[:] = self.running_mean * (1 - self.momentum) + mean * self.momentum
+            self.num_batches_tracked += torch.ones_like(self.num_batches_tracked)
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanOutArgument(nn.Module):
+    """torch.add(..., out=running_mean) from a detached mean; momentum a read-only property;
+    dtype=torch.get_default_dtype() written out."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self._momentum = momentum
+        dtype = torch.get_default_dtype()
+        self.register_buffer("running_mean", torch.zeros((num_features,), dtype=dtype))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.int64))
+
+    @property
+    def momentum(self):
+        return self._momentum
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        decayed = self.running_mean * (1 - self.momentum)
+        torch.add(decayed, mean.detach(), alpha=self.momentum, out=self.running_mean)
+        self.num_batches_tracked.add_(1)
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanFloat64Accumulation(nn.Module):
+    """setattr with nn.Buffer; the batch mean taken in float64 and cast back to the
+    buffer's dtype before an in-place update."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        setattr(self, "running_mean", nn.Buffer(torch.zeros(num_features)))  # noqa: B010
+        setattr(self, "num_batches_tracked", nn.Buffer(torch.tensor(0, dtype=torch.long)))  # noqa: B010
+
+    def forward(self, x):
+        if self.training:
+            with torch.no_grad():
+                batch_mean = x.double().mean(0).to(self.running_mean.dtype)
+                self.running_mean.mul_(1.0 - self.momentum)
+                self.running_mean.add_(batch_mean, alpha=self.momentum)
+                self.num_batches_tracked += 1
+            return x - x.mean(0)
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanRegisteredInALoop(nn.Module):
+    """Both buffers registered in a loop over a dict; the update through .data (no
+    history): .data.lerp_ and .data.add_."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        initial = {
+            "running_mean": torch.zeros(num_features),
+            "num_batches_tracked": torch.tensor(0, dtype=torch.long),
+        }
+        for name, tensor in initial.items():
+            self.register_buffer(name, tensor)
+
+    def forward(self, x):
+        mean = x.mean(0)
+        if self.training:
+            self.running_mean.data.lerp_(mean.data, self.momentum)
+            self.num_batches_tracked.data.add_(1)
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanWeightedStack(nn.Module):
+    """The two terms stacked and weighted by a tensor made on x's device; the detached
+    result assigned to the name; the count += 1 outside no_grad; .long() for the count."""
+
+    def __init__(self, num_features: int, momentum: float = 0.1) -> None:
+        super().__init__()
+        self.num_features = num_features
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features), persistent=True)
+        self.register_buffer("num_batches_tracked", torch.tensor(0).long())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            batch_mean = torch.mean(x, dim=0)
+            weights = torch.tensor(
+                [1 - self.momentum, self.momentum], dtype=x.dtype, device=x.device
+            )
+            terms = torch.stack([self.running_mean, batch_mean])
+            self.running_mean = (terms * weights[:, None]).sum(0).detach()
+            self.num_batches_tracked += 1
+            return x - batch_mean
+        else:
+            return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanResetMethodAndChecks(nn.Module):
+    """BatchNorm's layout: empty buffers zeroed by reset_running_stats(); forward raises
+    for a shape other than (N, num_features); the count incremented outside no_grad."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.num_features, self.momentum = num_features, momentum
+        self.register_buffer("running_mean", torch.empty(num_features))
+        self.register_buffer("num_batches_tracked", torch.empty((), dtype=torch.long))
+        self.reset_running_stats()
+
+    def reset_running_stats(self):
+        self.running_mean.zero_()
+        self.num_batches_tracked.zero_()
+
+    def forward(self, x):
+        if x.dim() != 2 or x.shape[1] != self.num_features:
+            raise ValueError(f"expected (N, {self.num_features}), got {tuple(x.shape)}")
+        if self.training:
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.lerp_(mean, self.momentum)
+            self.num_batches_tracked.add_(1)
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanPersistentMomentumBuffer(nn.Module):
+    """A third buffer, persistent, holding momentum (the contract asks for the two buffers
+    in state_dict(), not for them alone)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0))
+        self.register_buffer("momentum", torch.tensor(momentum))
+
+    def forward(self, x):
+        if self.training:
+            mean = x.mean(0)
+            with torch.no_grad():
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.num_batches_tracked += 1
+            return x - mean
+        return x - self.running_mean
+
+
+@correct("03.running_mean")
+class RunningMeanCpuScalarTensors(nn.Module):
+    """0-dim torch.tensor(...) scalars (CPU) in in-place updates: torch lets a 0-dim CPU
+    tensor mix with tensors on any device, so this runs on a GPU too."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.mul_(torch.tensor(1 - self.momentum))
+            self.running_mean.add_(mean * torch.tensor(self.momentum))
+            self.num_batches_tracked.add_(torch.tensor(1))
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanWeightsMovedWithTo(nn.Module):
+    """Weights made with torch.tensor([...]) on the CPU, then moved .to(x.device): on a
+    GPU machine a copy on the GPU (the check once kept them marked as CPU tensors)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        w = torch.tensor([1 - self.momentum, self.momentum], dtype=x.dtype).to(x.device)
+        with torch.no_grad():
+            self.running_mean.copy_((torch.stack([self.running_mean, mean]) * w[:, None]).sum(0))
+        self.num_batches_tracked += 1
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanOnesMovedToTheBuffer(nn.Module):
+    """A ones vector made on the CPU, moved with .to(self.running_mean) (its device and
+    dtype)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        keep = torch.ones(x.shape[1]).to(self.running_mean) * (1 - self.momentum)
+        with torch.no_grad():
+            self.running_mean.copy_(keep * self.running_mean + self.momentum * mean)
+        self.num_batches_tracked += 1
+        return x - mean
+
+
+@correct("03.running_mean")
+class RunningMeanLogsACpuCopy(nn.Module):
+    """A Python list copy of running_mean kept for logging, read through .cpu() (a copy on
+    a GPU machine; the buffer itself stays where it is)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        self.history = []
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean.lerp_(mean, self.momentum)
+        self.num_batches_tracked += 1
+        self.history.append(self.running_mean.cpu().tolist())
+        return x - mean
+
+
+@mistake("03.running_mean", hint="is a tensor made on the CPU in forward")
+class RunningMeanKeepsStatsOnTheCpu(nn.Module):
+    """The statistics moved to the CPU with .to("cpu") "to spare GPU memory": on a GPU
+    machine the eval-mode x - running_mean mixes devices (on a laptop nothing shows)."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        with torch.no_grad():
+            self.running_mean = self.running_mean.to("cpu")
+            self.running_mean.lerp_(mean.to("cpu"), self.momentum)
+        self.num_batches_tracked += 1
+        return x - mean
+
+
+@mistake("03.running_mean", hint="mixes a tensor made on the CPU with the module's tensors")
+class RunningMeanFactorsConvertedNotMoved(nn.Module):
+    """Decay factors made in float64 "for precision" and converted .to(x.dtype): a dtype
+    conversion stays on the CPU, so on a GPU machine they meet GPU tensors."""
+
+    def __init__(self, num_features, momentum=0.1):
+        super().__init__()
+        self.momentum = momentum
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if not self.training:
+            return x - self.running_mean
+        mean = x.mean(0)
+        keep = torch.full((x.shape[1],), 1 - self.momentum, dtype=torch.float64).to(x.dtype)
+        with torch.no_grad():
+            self.running_mean.copy_(keep * self.running_mean + self.momentum * mean)
+        self.num_batches_tracked += 1
+        return x - mean
+
+
 # -- 03.causal_mask: mistakes -------------------------------------------------------------------
 
 
@@ -983,6 +1315,218 @@ class CausalMaskWhereWithScalarTensor(nn.Module):
         return torch.where(self.future[:T, :T], torch.tensor(float("-inf")), scores)
 
 
+# -- 03.causal_mask: more correct alternatives (second review) ----------------------------------
+
+
+@correct("03.causal_mask")
+class CausalMaskBoolTriuMathInf(nn.Module):
+    """A bool ones(...).triu(1); T from scores.size(-1); -math.inf."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.size(-1)
+        return scores.masked_fill(self.mask[:T, :T], -math.inf)
+
+
+@correct("03.causal_mask")
+class CausalMaskWhereFullLike(nn.Module):
+    """Positions compared with arange; T from shape[-2]; torch.where with full_like."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        i = torch.arange(max_len)
+        self.register_buffer("future", i[None, :] > i[:, None], persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-2]
+        blocked = torch.full_like(scores, float("-inf"))
+        return torch.where(self.future[:T, :T], blocked, scores)
+
+
+@correct("03.causal_mask")
+class CausalMaskValidatesAndNarrows(nn.Module):
+    """~tril of a bool ones; forward raises for a non-square or too long input; narrow();
+    -torch.inf."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        self.max_len = int(max_len)
+        causal = ~torch.tril(torch.ones(max_len, max_len, dtype=torch.bool))
+        self.register_buffer("causal", causal, persistent=False)
+
+    def forward(self, scores):
+        if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
+            raise ValueError("scores must have shape (..., T, T)")
+        size = scores.shape[-1]
+        if size > self.max_len:
+            raise ValueError(f"T={size} is longer than max_len={self.max_len}")
+        mask = self.causal.narrow(0, 0, size).narrow(1, 0, size)
+        return scores.masked_fill(mask, -torch.inf)
+
+
+@correct("03.causal_mask")
+class CausalMaskCloneThenFillInPlace(nn.Module):
+    """nn.Buffer attribute from a float triu compared > 0; masked_fill_ on a clone."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        future = torch.triu(torch.ones(max_len, max_len), diagonal=1) > 0
+        self.mask = nn.Buffer(future, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        out = scores.clone()
+        out.masked_fill_(self.mask[:T, :T], float("-inf"))
+        return out
+
+
+@correct("03.causal_mask")
+class CausalMaskLogicalNotWithNoOpTo(nn.Module):
+    """tril().logical_not() of a float ones; the slice sent .to(scores.device) (a no-op
+    where the module already is); masked_fill with a 0-dim -inf tensor."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len).tril().logical_not()
+        self.register_buffer("m", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.size(-1)
+        mask = self.m[:T, :T].to(scores.device)
+        return scores.masked_fill(mask, torch.tensor(float("-inf")))
+
+
+@correct("03.causal_mask")
+class CausalMaskWhereAllowedFirst(nn.Module):
+    """torch.full(..., True).triu(1); torch.where(~mask, scores, -inf); T unpacked from
+    the shape; -float("inf") as a Python float."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        blocked = torch.triu(torch.full((max_len, max_len), True), 1)
+        self.register_buffer("blocked", blocked, persistent=False)
+
+    def forward(self, scores):
+        *_, rows, cols = scores.shape
+        return torch.where(~self.blocked[:rows, :cols], scores, -float("inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskFromTriuIndices(nn.Module):
+    """The mask filled at triu_indices(offset=1); -np.inf; a persistent max_len buffer
+    next to it (only the mask must stay out of state_dict())."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.zeros(max_len, max_len, dtype=torch.bool)
+        rows, cols = torch.triu_indices(max_len, max_len, offset=1)
+        mask[rows, cols] = True
+        self.register_buffer("mask", mask, persistent=False)
+        self.register_buffer("max_len", torch.tensor(max_len))
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], -np.inf)
+
+
+@correct("03.causal_mask")
+class CausalMaskNewFullScalar(nn.Module):
+    """A uint8 triu turned bool; torch.where with scores.new_full((), -inf)."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.triu(torch.ones(max_len, max_len, dtype=torch.uint8), 1).bool()
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return torch.where(self.mask[:T, :T], scores.new_full((), float("-inf")), scores)
+
+
+@correct("03.causal_mask")
+class CausalMaskNextToAnAllowedBuffer(nn.Module):
+    """Two square bool buffers, `allowed` (tril) registered before `mask`: the contract
+    asks for a mask buffer, not for it alone (the check once took the first one)."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        allowed = torch.ones(max_len, max_len, dtype=torch.bool).tril()
+        self.register_buffer("allowed", allowed, persistent=False)
+        self.register_buffer("mask", ~allowed, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskAfterAnEyeBuffer(nn.Module):
+    """A square bool eye buffer registered before the mask."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        self.register_buffer("eye", torch.eye(max_len, dtype=torch.bool), persistent=False)
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskFillMovedToScores(nn.Module):
+    """The buffer mask; the -inf fill made on the CPU and moved with .to(scores.device,
+    scores.dtype) before torch.where."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        fill = torch.full((T, T), float("-inf")).to(scores.device, scores.dtype)
+        return torch.where(self.mask[:T, :T], fill, scores)
+
+
+@correct("03.causal_mask")
+class CausalMaskCountsOnTheCpu(nn.Module):
+    """Counts the masked positions through .cpu() for a log, then masks with the buffer
+    (the check once took the .cpu() as moving the buffer itself)."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+        self.masked_last = 0
+
+    def forward(self, scores):
+        T = scores.shape[-1]
+        mask = self.mask[:T, :T]
+        self.masked_last = int(mask.cpu().sum())
+        return scores.masked_fill(mask, float("-inf"))
+
+
+@correct("03.causal_mask")
+class CausalMaskAssertsOnACpuCopy(nn.Module):
+    """An assertion that reads the whole buffer through .cpu() before masking."""
+
+    def __init__(self, max_len):
+        super().__init__()
+        mask = torch.ones(max_len, max_len, dtype=torch.bool).triu(1)
+        self.register_buffer("mask", mask, persistent=False)
+
+    def forward(self, scores):
+        assert self.mask.cpu().dtype == torch.bool
+        T = scores.shape[-1]
+        return scores.masked_fill(self.mask[:T, :T], float("-inf"))
+
+
 # -- 03.freeze: mistakes ---------------------------------------------------------------------------
 
 
@@ -1310,6 +1854,121 @@ def freeze_from_named_modules(model, prefixes):
     names = [n for n, _ in model.named_parameters() if n in chosen]
     for name in names:
         model.get_parameter(name).requires_grad = False
+    return names
+
+
+# -- 03.freeze: more correct alternatives (second review) ---------------------------------------
+
+
+@correct("03.freeze")
+def freeze_by_slicing_names(model, prefixes):
+    """name[:len(p)] == p and the next character is '' or '.'; requires_grad = False."""
+    names = []
+    for name, param in model.named_parameters():
+        for prefix in prefixes:
+            rest = name[len(prefix) : len(prefix) + 1]
+            if name[: len(prefix)] == prefix and rest in ("", "."):
+                param.requires_grad = False
+                names.append(name)
+                break
+    return names
+
+
+@correct("03.freeze")
+def freeze_names_first_then_dict(model, prefixes):
+    """A frozenset of prefixes; the names chosen first, then frozen through a dict."""
+    wanted = frozenset(prefixes)
+    names = [
+        n
+        for n, _ in model.named_parameters()
+        if any(n == p or n.startswith(p + ".") for p in wanted)
+    ]
+    params = dict(model.named_parameters())
+    for n in names:
+        params[n].requires_grad_(False)
+    return names
+
+
+@correct("03.freeze")
+def freeze_with_filter(model, prefixes):
+    """filter() over the (name, param) pairs with a nested helper."""
+
+    def matches(pair):
+        name = pair[0]
+        return any(name == p or name.startswith(f"{p}.") for p in prefixes)
+
+    pairs = list(filter(matches, model.named_parameters()))
+    for _, param in pairs:
+        param.requires_grad = False
+    return [name for name, _ in pairs]
+
+
+@correct("03.freeze")
+def freeze_one_alternation_fullmatch(model, prefixes):
+    """One regex alternation of the escaped prefixes, fullmatch with an optional '.tail';
+    an empty list of prefixes freezes nothing."""
+    if not prefixes:
+        return []
+    pattern = re.compile("(?:" + "|".join(map(re.escape, prefixes)) + r")(?:\..*)?")
+    names = []
+    for name, param in model.named_parameters():
+        if pattern.fullmatch(name):
+            param.requires_grad_(False)
+            names.append(name)
+    return names
+
+
+@correct("03.freeze")
+def freeze_set_then_sorted_by_position(model, prefixes):
+    """Matches gathered into a set over a copy of the prefixes, frozen, then sorted by
+    their position in named_parameters()."""
+    position = {n: i for i, (n, _) in enumerate(model.named_parameters())}
+    params = dict(model.named_parameters())
+    hits = set()
+    for prefix in list(prefixes):
+        for name in params:
+            if (name + ".").startswith(prefix + "."):
+                hits.add(name)
+    for name in hits:
+        params[name].requires_grad = False
+    return sorted(hits, key=position.__getitem__)
+
+
+@correct("03.freeze")
+def freeze_by_stripping_the_tail(model, prefixes):
+    """Strip '.part' from the end of each name until it is a prefix or has no dot left."""
+    names = []
+    for name, param in model.named_parameters():
+        head = name
+        while True:
+            if head in prefixes:
+                param.requires_grad_(False)
+                names.append(name)
+                break
+            if "." not in head:
+                break
+            head = head.rsplit(".", 1)[0]
+    return names
+
+
+@correct("03.freeze")
+def freeze_lookups_that_tolerate_misses(model, prefixes):
+    """get_submodule for a module prefix, get_parameter for a parameter name, a prefix that
+    is neither skipped; the found Parameters matched back by identity, in order."""
+    chosen = set()
+    for prefix in prefixes:
+        try:
+            chosen.update(id(p) for p in model.get_submodule(prefix).parameters())
+            continue
+        except AttributeError:
+            pass
+        with contextlib.suppress(AttributeError):
+            chosen.add(id(model.get_parameter(prefix)))
+    names = []
+    for name, param in model.named_parameters():
+        if id(param) in chosen:
+            param.requires_grad_(False)
+            names.append(name)
     return names
 
 
@@ -1773,3 +2432,172 @@ def save_cpu_copies_with_to(path, model, optimizer, epoch):
         k: v.detach().to("cpu", copy=True) for k, v in model.state_dict(keep_vars=True).items()
     }
     torch.save({"model": state, "optimizer": optimizer.state_dict(), "epoch": epoch}, path)
+
+
+# -- 03.checkpoint: more correct alternatives (second review) -----------------------------------
+
+
+def _load_optimizer_first(path, model, optimizer):
+    checkpoint = torch.load(Path(path), weights_only=True, map_location="cpu")
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    model.load_state_dict(checkpoint["model"], strict=True)
+    return int(checkpoint["epoch"])
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_optimizer_first})
+def save_ordered_dict_epoch_tensor(path, model, optimizer, epoch):
+    """An OrderedDict at a pathlib.Path, the epoch as a tensor; load restores the optimizer
+    first, then the model (strict=True said out loud), and returns int(epoch)."""
+    checkpoint = OrderedDict(
+        model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=torch.tensor(epoch)
+    )
+    torch.save(checkpoint, Path(path))
+
+
+def _load_list_from_file_object(path, model, optimizer):
+    with open(path, "rb") as f:
+        model_state, optimizer_state, epoch = torch.load(f, weights_only=True)
+    model.load_state_dict(model_state)
+    optimizer.load_state_dict(optimizer_state)
+    return epoch
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_list_from_file_object})
+def save_list_through_bytes_io(path, model, optimizer, epoch):
+    """A list saved into io.BytesIO, whose bytes Path.write_bytes puts at path; load unpacks
+    it from an open file."""
+    buffer = io.BytesIO()
+    torch.save([model.state_dict(), optimizer.state_dict(), epoch], buffer)
+    Path(path).write_bytes(buffer.getvalue())
+
+
+def _load_with_metadata(path, model, optimizer):
+    checkpoint = torch.load(os.fspath(path), weights_only=True, map_location=lambda s, loc: s)
+    model.load_state_dict(checkpoint["state"]["model"])
+    optimizer.load_state_dict(checkpoint["state"]["optimizer"])
+    return checkpoint["meta"]["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_with_metadata})
+def save_with_metadata(path, model, optimizer, epoch):
+    """Extra plain values that weights_only=True reads: the torch version as a str (torch.
+    __version__ itself is a TorchVersion, which it refuses), the RNG state, a float, a
+    tuple, names, a bool, None."""
+    meta = {
+        "epoch": epoch,
+        "torch": str(torch.__version__),
+        "rng": torch.get_rng_state(),
+        "loss": 0.25,
+        "shape": (1, 2),
+        "names": [name for name, _ in model.named_parameters()],
+        "complete": True,
+        "note": None,
+    }
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    torch.save({"state": state, "meta": meta}, path)
+
+
+def _load_mmap(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True, mmap=True)
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_mmap})
+def save_deep_copies_load_mmap(path, model, optimizer, epoch):
+    """Deep copies of both state_dicts saved; load memory-maps the file (mmap=True)."""
+    checkpoint = {
+        "model": copy.deepcopy(model.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "epoch": epoch,
+    }
+    torch.save(checkpoint, path)
+
+
+def _load_onto_model_device(path, model, optimizer):
+    device = next(model.parameters()).device
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    missing, unexpected = model.load_state_dict(checkpoint["model"], strict=False)
+    assert not missing and not unexpected, (missing, unexpected)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_onto_model_device})
+def save_to_open_file_load_onto_model_device(path, model, optimizer, epoch):
+    """torch.save into a file opened "wb"; load maps the tensors onto the model's device
+    and checks strict=False's missing / unexpected keys itself."""
+    with open(path, "wb") as f:
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        torch.save(dict(checkpoint, epoch=int(epoch)), f)
+
+
+def _load_five_levels_down(path, model, optimizer):
+    checkpoint = torch.load(path, weights_only=True)
+    inner = checkpoint["a"]["b"]["c"]["d"]["e"]
+    model.load_state_dict(inner["model"])
+    optimizer.load_state_dict(inner["optimizer"])
+    return inner["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_five_levels_down})
+def save_five_levels_down(path, model, optimizer, epoch):
+    """Everything five dicts deep (the check looks for the optimizer state at any depth)."""
+    inner = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch}
+    torch.save({"a": {"b": {"c": {"d": {"e": inner}}}}}, path)
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_all})
+def save_through_system_temp_then_move(path, model, optimizer, epoch):
+    """Written in the system's temporary folder, then moved to path (nothing is left
+    behind)."""
+    fd, temporary = tempfile.mkstemp(suffix=".pt")
+    os.close(fd)
+    try:
+        checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+        torch.save({**checkpoint, "epoch": epoch}, temporary)
+        shutil.move(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+
+
+def _load_copy_into_state(path, model, optimizer):
+    with torch.serialization.safe_globals([]):
+        checkpoint = torch.load(path, weights_only=True, map_location=torch.device("cpu"))
+    with torch.no_grad():
+        for name, tensor in model.state_dict(keep_vars=True).items():
+            tensor.copy_(checkpoint["model"][name])
+    optimizer.load_state_dict(
+        {
+            "state": checkpoint["optimizer"]["state"],
+            "param_groups": checkpoint["optimizer"]["param_groups"],
+        }
+    )
+    return checkpoint["epoch"]
+
+
+@correct("03.checkpoint", extra={"load_checkpoint": _load_copy_into_state})
+def save_state_and_param_groups_apart(path, model, optimizer, epoch):
+    """The optimizer's state and param_groups saved as two entries; load copies each saved
+    tensor into the model's own (the same objects), inside safe_globals([])."""
+    state = optimizer.state_dict()
+    checkpoint = {
+        "model": dict(model.state_dict()),
+        "optimizer": {"state": state["state"], "param_groups": state["param_groups"]},
+        "epoch": epoch,
+    }
+    torch.save(checkpoint, path)
+
+
+@mistake(
+    "03.checkpoint",
+    hint="save str(torch.__version__)",
+    extra={"load_checkpoint": _load_all},
+)
+def save_with_torch_version(path, model, optimizer, epoch):
+    """The torch version recorded as torch.__version__ itself: a TorchVersion (a str
+    subclass), which torch.load(..., weights_only=True) refuses."""
+    checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict()}
+    torch.save({**checkpoint, "epoch": epoch, "torch_version": torch.__version__}, path)

@@ -192,6 +192,81 @@ def count_recursively_numpy_int(model, trainable_only=False):
     return np.int64(own(model))
 
 
+# -- 04.count_parameters: more correct alternatives (second review) -----------------------------
+
+
+@correct("04.count_parameters")
+def count_with_math_prod(model, trainable_only=False):
+    """math.prod of each shape (1 for a 0-dim parameter)."""
+    return sum(
+        math.prod(p.shape) for p in model.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+@correct("04.count_parameters")
+def count_own_parameters_by_id(model, trainable_only=False):
+    """Each module's own parameters (recurse=False), gathered in a dict by id."""
+    unique = {}
+    for module in model.modules():
+        for p in module.parameters(recurse=False):
+            unique[id(p)] = p
+    return sum(p.numel() for p in unique.values() if not trainable_only or p.requires_grad)
+
+
+@correct("04.count_parameters")
+def count_with_reduce_and_start(model, trainable_only=False):
+    """functools.reduce(operator.mul, shape, 1) over named_parameters(remove_duplicate=True)."""
+    total = 0
+    for _, p in model.named_parameters(remove_duplicate=True):
+        if trainable_only and not p.requires_grad:
+            continue
+        total += functools.reduce(operator.mul, p.shape, 1)
+    return total
+
+
+@correct("04.count_parameters")
+def count_from_state_dict_keep_vars(model, trainable_only=False):
+    """state_dict(keep_vars=True) keeps the Parameters: buffers filtered out by type, shared
+    ones by id; nelement()."""
+    unique = {
+        id(v): v for v in model.state_dict(keep_vars=True).values() if isinstance(v, nn.Parameter)
+    }
+    return sum(v.nelement() for v in unique.values() if v.requires_grad or not trainable_only)
+
+
+@correct("04.count_parameters")
+def count_with_map_numel(model, trainable_only=False):
+    """sum(map(torch.numel, ...)) over a filter() of the parameters."""
+    params = model.parameters()
+    if trainable_only:
+        params = filter(lambda p: p.requires_grad, params)
+    return sum(map(torch.numel, params))
+
+
+@correct("04.count_parameters")
+def count_flattened_lengths(model, trainable_only: bool = False) -> int:
+    """The length of each flattened parameter, reshape(-1).shape[0]."""
+    n = 0
+    for p in model.parameters():
+        if p.requires_grad or not trainable_only:
+            n += p.reshape(-1).shape[0]
+    return n
+
+
+@correct("04.count_parameters")
+def count_on_a_deep_copy(model, trainable_only=False):
+    """Counted on copy.deepcopy(model) (wasteful but right: a deep copy keeps the sharing)."""
+    twin = copy.deepcopy(model)
+    return sum(p.numel() for p in twin.parameters() if p.requires_grad or not trainable_only)
+
+
+@correct("04.count_parameters")
+def count_with_a_torch_sum(model, trainable_only=False):
+    """The sizes summed by a CPU tensor, turned into an int; 0 without parameters."""
+    sizes = [p.numel() for p in model.parameters() if p.requires_grad or not trainable_only]
+    return int(torch.tensor(sizes, dtype=torch.long).sum()) if sizes else 0
+
+
 # -- 04.find_modules: mistakes ----------------------------------------------------------------
 
 
@@ -377,6 +452,88 @@ def find_with_filter_and_mro(model, cls):
     return [
         name for name, _ in filter(lambda pair: cls in type(pair[1]).__mro__, model.named_modules())
     ]
+
+
+# -- 04.find_modules: more correct alternatives (second review) ---------------------------------
+
+
+@correct("04.find_modules")
+def find_with_comprehension(model, cls):
+    """One list comprehension over named_modules()."""
+    return [name for name, m in model.named_modules() if isinstance(m, cls)]
+
+
+@correct("04.find_modules")
+def find_with_issubclass(model, cls):
+    """issubclass(type(m), cls), list() of a generator expression."""
+    return list(name for name, m in model.named_modules() if issubclass(type(m), cls))
+
+
+@correct("04.find_modules")
+def find_through_a_dict(model, cls):
+    """dict(named_modules()) keeps their order; names are unique keys."""
+    modules = dict(model.named_modules())
+    return [name for name, m in modules.items() if isinstance(m, cls)]
+
+
+@correct("04.find_modules")
+def find_recursive_with_seen_ids(model, cls):
+    """A recursive walk over named_children() with a set of ids already met."""
+    found, seen = [], set()
+
+    def walk(module, prefix):
+        if id(module) in seen:
+            return
+        seen.add(id(module))
+        if isinstance(module, cls):
+            found.append(prefix)
+        for name, child in module.named_children():
+            walk(child, f"{prefix}.{name}" if prefix else name)
+
+    walk(model, "")
+    return found
+
+
+@correct("04.find_modules")
+def find_with_map_and_filter(model, cls):
+    """map(itemgetter(0), filter(...)) over named_modules(memo=set(), prefix='')."""
+    pairs = model.named_modules(memo=set(), prefix="")
+    return list(map(operator.itemgetter(0), filter(lambda nm: isinstance(nm[1], cls), pairs)))
+
+
+@correct("04.find_modules")
+def find_with_stack_over_modules_dicts(model, cls):
+    """An explicit stack over each module's _modules, children pushed in reverse."""
+    found, seen, stack = [], set(), [("", model)]
+    while stack:
+        name, module = stack.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        if isinstance(module, cls):
+            found.append(name)
+        children = [
+            (f"{name}.{key}" if name else key, child)
+            for key, child in module._modules.items()
+            if child is not None
+        ]
+        stack.extend(reversed(children))
+    return found
+
+
+@correct("04.find_modules")
+def find_with_apply_then_order(model, cls):
+    """apply() collects the matches (children first), named_modules() restores the order."""
+    hits = set()
+    model.apply(lambda m: hits.add(id(m)) if isinstance(m, cls) else None)
+    return [name for name, m in model.named_modules() if id(m) in hits]
+
+
+@correct("04.find_modules")
+def find_on_a_deep_copy(model, cls):
+    """Names read from copy.deepcopy(model): the same names, shared modules still shared."""
+    twin = copy.deepcopy(model)
+    return [name for name, m in twin.named_modules() if isinstance(m, cls)]
 
 
 # -- 04.replace_modules: mistakes -------------------------------------------------------------
@@ -746,6 +903,133 @@ def replace_in_modules_dicts(model, cls, factory):
     return len(new)
 
 
+# -- 04.replace_modules: more correct alternatives (second review) ------------------------------
+
+
+@correct("04.replace_modules")
+def replace_every_place_in_reverse(model, cls, factory):
+    """Every place from named_modules(remove_duplicate=False), walked in reverse (inner
+    matches before the outer ones); one new module per old one; set_submodule."""
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    new = {}
+    for name, old in reversed(places):
+        if id(old) not in new:
+            new[id(old)] = factory(old)
+        model.set_submodule(name, new[id(old)])
+    return len(new)
+
+
+@correct("04.replace_modules")
+def replace_outer_matches_only(model, cls, factory):
+    """A walk over _modules that does not enter a match (its inner matches are left in it)
+    nor factory's output; a dict from id to (old, new) keeps one call per module."""
+    made = {}
+
+    def walk(parent):
+        for key, child in list(parent._modules.items()):
+            if child is None:
+                continue
+            if isinstance(child, cls):
+                if id(child) not in made:
+                    made[id(child)] = (child, factory(child))
+                parent._modules[key] = made[id(child)][1]
+            elif all(child is not new for _, new in made.values()):
+                walk(child)
+
+    walk(model)
+    return len(made)
+
+
+@correct("04.replace_modules")
+def replace_deepest_names_first(model, cls, factory):
+    """Names sorted by depth (most dots first), the old modules looked up before any
+    change, a dict keyed by the module itself."""
+    names = [
+        name
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    names.sort(key=lambda name: name.count("."), reverse=True)
+    olds = {name: model.get_submodule(name) for name in names}
+    new = {}
+    for name in names:
+        old = olds[name]
+        if old not in new:
+            new[old] = factory(old)
+        model.set_submodule(name, new[old])
+    return len(new)
+
+
+@correct("04.replace_modules")
+def replace_outer_names_skipping_inner(model, cls, factory):
+    """Pre-order names; a name inside an outer match already replaced is skipped (the inner
+    match stays inside the old outer module)."""
+    places = [
+        (name, m)
+        for name, m in model.named_modules(remove_duplicate=False)
+        if name and isinstance(m, cls)
+    ]
+    outer, new = [], {}
+    for name, old in places:
+        if any(name.startswith(o + ".") for o in outer):
+            continue
+        outer.append(name)
+        if old not in new:
+            new[old] = factory(old)
+        model.set_submodule(name, new[old])
+    return len(new)
+
+
+@correct("04.replace_modules")
+def replace_by_parent_add_module(model, cls, factory):
+    """Every (parent, key, child) gathered from _modules; the parents met in pre-order,
+    replaced in reverse with add_module (which overwrites the key in place)."""
+    places, seen, order = [], set(), [model]
+    while order:
+        parent = order.pop(0)
+        if id(parent) in seen:
+            continue
+        seen.add(id(parent))
+        for key, child in parent._modules.items():
+            if child is not None:
+                places.append((parent, key, child))
+        order[:0] = [c for c in parent._modules.values() if c is not None]
+    new = {}
+    for parent, key, child in reversed(places):
+        if isinstance(child, cls):
+            if id(child) not in new:
+                new[id(child)] = factory(child)
+            parent.add_module(key, new[id(child)])
+    return len(new)
+
+
+@correct("04.replace_modules")
+def replace_children_after_their_subtrees(model, cls, factory):
+    """Recursion over _modules (named_children() gives a module registered twice in one
+    parent once), each parent walked once, a child's subtree before the child."""
+    new, walked = {}, set()
+
+    def visit(module):
+        if id(module) in walked:
+            return
+        walked.add(id(module))
+        for key, child in list(module._modules.items()):
+            if child is None:
+                continue
+            visit(child)
+            if isinstance(child, cls):
+                if id(child) not in new:
+                    new[id(child)] = factory(child)
+                setattr(module, key, new[id(child)])
+
+    visit(model)
+    return len(new)
+
+
 # -- 04.describe: mistakes --------------------------------------------------------------------
 
 
@@ -1017,4 +1301,141 @@ def describe_from_numpy_copies(model):
                 "trainable": False,
             }
         )
+    return rows
+
+
+# -- 04.describe: more correct alternatives (second review) -------------------------------------
+
+
+@correct("04.describe")
+def describe_two_kinds_in_one_loop(model):
+    """One loop over (kind, iterator) pairs; dict(...) rows; math.prod for numel; shape
+    from int(s) for each size; trainable from kind and requires_grad."""
+    rows = []
+    for kind, items in (("parameter", model.named_parameters()), ("buffer", model.named_buffers())):
+        for name, t in items:
+            rows.append(
+                dict(
+                    name=name,
+                    kind=kind,
+                    shape=tuple(int(s) for s in t.shape),
+                    numel=math.prod(t.shape),
+                    trainable=kind == "parameter" and t.requires_grad,
+                )
+            )
+    return rows
+
+
+@correct("04.describe")
+def describe_ordered_dicts(model):
+    """OrderedDict rows (a dict) with the keys in another order; tuple(p.size())."""
+    keys = ("trainable", "numel", "shape", "kind", "name")
+    rows = [
+        OrderedDict(
+            zip(keys, (p.requires_grad, p.numel(), tuple(p.size()), "parameter", n), strict=True)
+        )
+        for n, p in model.named_parameters()
+    ]
+    rows += [
+        OrderedDict(zip(keys, (False, b.numel(), tuple(list(b.shape)), "buffer", n), strict=True))
+        for n, b in model.named_buffers()
+    ]
+    return rows
+
+
+@correct("04.describe")
+def describe_from_two_dicts(model):
+    """dict(named_parameters()) and dict(named_buffers()); nelement(); bool(requires_grad)."""
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    rows = [
+        {
+            "name": k,
+            "kind": "parameter",
+            "shape": tuple(v.shape),
+            "numel": v.nelement(),
+            "trainable": bool(v.requires_grad),
+        }
+        for k, v in params.items()
+    ]
+    return rows + [
+        {
+            "name": k,
+            "kind": "buffer",
+            "shape": tuple(v.shape),
+            "numel": int(v.numel()),
+            "trainable": False,
+        }
+        for k, v in buffers.items()
+    ]
+
+
+@correct("04.describe")
+def describe_unpacked_shape_and_reduce(model):
+    """(*t.shape,) for the shape, reduce(mul, shape, 1) for numel, a helper per row."""
+
+    def row(name, t, kind):
+        return {
+            "name": name,
+            "kind": kind,
+            "shape": (*t.shape,),
+            "numel": functools.reduce(operator.mul, t.shape, 1),
+            "trainable": t.requires_grad if kind == "parameter" else False,
+        }
+
+    return [row(n, p, "parameter") for n, p in model.named_parameters()] + [
+        row(n, b, "buffer") for n, b in model.named_buffers()
+    ]
+
+
+@correct("04.describe")
+def describe_numpy_ints_and_torch_size(model):
+    """numel a NumPy int64 for parameters; a buffer's shape left a torch.Size (a tuple of
+    ints)."""
+    rows = []
+    for n, p in model.named_parameters():
+        numel = np.prod(p.shape, dtype=np.int64)
+        shape = tuple(map(int, p.shape))
+        rows.append(
+            {
+                "name": n,
+                "kind": "parameter",
+                "shape": shape,
+                "numel": numel,
+                "trainable": p.requires_grad,
+            }
+        )
+    for n, b in model.named_buffers():
+        rows.append(
+            {"name": n, "kind": "buffer", "shape": b.shape, "numel": b.numel(), "trainable": False}
+        )
+    return rows
+
+
+@correct("04.describe")
+def describe_numel_from_a_shape_tensor(model):
+    """numel as the product of a shape tensor (prod of an empty tensor is 1)."""
+
+    def numel(t):
+        return int(torch.tensor(t.shape, dtype=torch.long).prod())
+
+    rows = [
+        {
+            "name": n,
+            "kind": "parameter",
+            "shape": tuple(p.shape),
+            "numel": numel(p),
+            "trainable": p.requires_grad,
+        }
+        for n, p in model.named_parameters()
+    ]
+    rows += [
+        {
+            "name": n,
+            "kind": "buffer",
+            "shape": tuple(b.shape),
+            "numel": numel(b),
+            "trainable": False,
+        }
+        for n, b in model.named_buffers()
+    ]
     return rows
