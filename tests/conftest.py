@@ -11,10 +11,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from jupyter_client.manager import KernelManager
 from traitlets import default
 
 from helpers.build import solution_file
+from helpers.pytest_plugin import IpcKernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,8 +45,9 @@ class _ThisEnvironment(KernelSpecManager):
         return KernelSpec(argv=argv, display_name="this environment", language="python")
 
 
-class ThisEnvironmentKernel(KernelManager):
-    """Starts ipykernel on the tests' own Python, whatever kernelspecs are installed.
+class ThisEnvironmentKernel(IpcKernelManager):
+    """Starts ipykernel on the tests' own Python, whatever kernelspecs are installed
+    (over Unix sockets, see ``helpers.pytest_plugin``).
 
     Use as ``NotebookClient(nb, kernel_manager_class=ThisEnvironmentKernel)``.
     """

@@ -91,3 +91,16 @@ def test_cuda_tensor_and_device_reprs_read_like_cpu_ones(root):
     ]
     for cpu, cuda in pairs:
         assert _sanitize(cpu, root) == _sanitize(cuda, root)
+
+
+def test_test_kernels_use_unique_unix_sockets_not_tcp_ports():
+    """Parallel test processes could race for the same free TCP port (a kernel then dies
+    before it answers); every test kernel, nbval's included, uses its own socket path."""
+    import nbval.kernel
+
+    from helpers.pytest_plugin import IpcKernelManager
+
+    assert nbval.kernel.KernelManager is IpcKernelManager
+    first, second = IpcKernelManager(), IpcKernelManager()
+    assert first.transport == second.transport == "ipc"
+    assert first.ip != second.ip
