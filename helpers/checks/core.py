@@ -27,7 +27,9 @@ from helpers.device import get_device
 
 __all__ = [
     "BUILT_ON_CPU",
+    "ON_X_DEVICE",
     "REGISTRY",
+    "SKIPPED_ON_META",
     "CallCounter",
     "Checker",
     "CopyOnMove",
@@ -36,6 +38,7 @@ __all__ = [
     "NotImplementedYet",
     "Task",
     "accelerator_as_meta",
+    "call_on_meta",
     "describe",
     "equal",
     "explain_exception",
@@ -329,6 +332,65 @@ class Checker:
             + (f" and {len(elsewhere) - 3} more" if len(elsewhere) > 3 else ""),
             hint=hint,
         )
+
+    def move(self, module: nn.Module, target: object, *, what: str) -> nn.Module:
+        """``module.to(target)`` through ``call``: a learner's ``to``/``_apply`` may raise."""
+        return self.call(module.to, target, what=what)
+
+    def expect_own_forward(self, cls: type[nn.Module], name: str) -> None:
+        """``cls`` computes in ``forward``, which nn.Module's ``__call__`` runs (with hooks).
+
+        A class that overrides ``__call__`` and defines no ``forward`` gives the right
+        output for ``model(x)``, but it has no forward (``model.forward(x)`` raises) and
+        runs no hooks.
+        """
+        with self.probe(f"`{name}` defines forward (nn.Module's __call__ runs it)"):
+            own_forward = getattr(cls, "forward", None) is not nn.Module.forward
+            own_call = cls.__call__ is not nn.Module.__call__
+            if own_call and not own_forward:
+                self.fail(
+                    f"`{name}` overrides __call__ instead of defining forward",
+                    expected="`def forward(self, ...)` in the class",
+                    got="`def __call__(self, ...)` and no forward",
+                    hint="Rename `__call__` to `forward`: nn.Module's own __call__ runs "
+                    "forward (and the hooks registered on the module), so a module never "
+                    "overrides __call__ to compute its output.",
+                )
+
+    def expect_runs_on_meta(
+        self,
+        layer: nn.Module,
+        x_shape: tuple[int, ...],
+        out_shape: tuple[int, ...],
+        call: str,
+        *args: object,
+    ) -> None:
+        """``layer`` moved to the meta device runs on a meta x: one verdict on every machine.
+
+        On a CPU-only machine the course's device is the CPU, so a forward that makes a
+        CPU tensor passes there and fails on a GPU; on the meta device it fails
+        everywhere. ``args`` follow x in the call (a task name, say).
+        """
+        self.move(layer, "meta", what=f"{call}.to('meta')")
+        x = torch.empty(x_shape, device="meta")
+        y = self.call(
+            call_on_meta,
+            layer,
+            x,
+            *args,
+            what=f"{call}(x) with the module and x on the meta device",
+            hints=[("is not on the expected device", ON_X_DEVICE), ("same device", ON_X_DEVICE)],
+        )
+        if y is SKIPPED_ON_META:
+            return
+        y = self.expect_tensor(y, what="the output")
+        if y.device.type != "meta" or tuple(y.shape) != out_shape:
+            self.fail(
+                "the output on the meta device is not where x is",
+                expected=f"device meta, shape {shape_str(out_shape)}",
+                got=f"device {y.device}, shape {shape_str(y.shape)}",
+                hint=ON_X_DEVICE,
+            )
 
     # -- expectations ------------------------------------------------------------------
 
@@ -884,3 +946,36 @@ def storage_places(model: nn.Module) -> list[tuple[str, int]]:
         for name, tensor in (*model.named_parameters(), *model.named_buffers())
         if tensor.numel()
     ]
+
+
+# -- running learner modules on the meta device ----------------------------------------------
+
+ON_X_DEVICE = (
+    "forward makes a tensor on the CPU (torch.zeros(n), torch.tensor(...) without "
+    "device=...), which breaks once the module and x are on a GPU: create it on x's device "
+    "(torch.zeros_like, x.new_zeros, device=x.device) or do without it."
+)
+SKIPPED_ON_META = object()  # call_on_meta: torch cannot run the learner's op on meta
+
+# `.item()` (and bool(), float() of a tensor) needs a value, which the meta device does not
+# have; it works on every real device. torch.distributions checks its arguments with it.
+# A torch.Generator cannot live on the meta device ("META device type not an
+# accelerator"), while `torch.Generator(device=x.device)` works on the CPU and on a GPU.
+_READS_VALUES = re.compile(
+    r"cannot be called on meta tensors|meta device type not an accelerator", re.IGNORECASE
+)
+
+
+def call_on_meta(layer: nn.Module, x: torch.Tensor, *args: object) -> object:
+    """``layer(x, *args)`` for x on the meta device; ``SKIPPED_ON_META`` when torch cannot
+    run one of the learner's operations there (one that reads values, say)."""
+    try:
+        return layer(x, *args)
+    except NotImplementedError as exc:  # "... with Meta tensors, but there was no ... kernel"
+        if _META_WORD.search(str(exc)):
+            return SKIPPED_ON_META
+        raise
+    except RuntimeError as exc:  # "Tensor.item() cannot be called on meta tensors"
+        if _READS_VALUES.search(str(exc)):
+            return SKIPPED_ON_META
+        raise

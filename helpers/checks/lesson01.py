@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numbers
-import re
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from helpers.checks.core import (
+    SKIPPED_ON_META,
     CallCounter,
     Checker,
+    call_on_meta,
     describe,
     equal,
     plain_tensor_attributes,
@@ -44,7 +45,7 @@ _AFFINE_HINTS = (
 @task("01.affine", title="Affine layer", names=["Affine"], notebook=NOTEBOOK)
 def check_affine(t: Checker) -> None:
     Affine = t.module_class("Affine")
-    expect_own_forward(t, Affine, "Affine")
+    t.expect_own_forward(Affine, "Affine")
 
     with t.probe("`Affine` is written on nn.Module, not on nn.Linear"):
         if Affine is nn.Linear:
@@ -171,7 +172,7 @@ def check_affine(t: Checker) -> None:
     name = str(other).removeprefix("torch.")
     with t.probe(f"`.to(torch.{name})` converts the parameters and forward follows"):
         layer = t.build(Affine, 3, 2, what="Affine(3, 2)")
-        move(t, layer, other, what=f"Affine(3, 2).to({other})")
+        t.move(layer, other, what=f"Affine(3, 2).to({other})")
         x = torch.randn(2, 3, dtype=other)
         stale = (
             "forward uses a tensor that .to() did not convert (a plain tensor attribute, "
@@ -193,7 +194,7 @@ def check_affine(t: Checker) -> None:
         for bias in (True, False):
             call = f"Affine(3, 2, bias={bias})"
             layer = t.build(Affine, 3, 2, bias=bias, what=call)
-            expect_runs_on_meta(t, layer, (4, 3), (4, 2), call)
+            t.expect_runs_on_meta(layer, (4, 3), (4, 2), call)
 
     with t.probe("works on the course's device, get_device()"):
         _expect_affine_forward(t, Affine, 3, 2, (4, 3), True, device=get_device())
@@ -344,7 +345,7 @@ def _expect_affine_forward(
     weight, b = _fill(layer, in_features, out_features, bias=bias)
     x = torch.randn(shape)
     if device is not None:
-        move(t, layer, device, what=f"{call}.to(device)")
+        t.move(layer, device, what=f"{call}.to(device)")
         x = x.to(device)
     x_before = x.clone()
     w = weight.detach().clone()  # what forward must read: snapshots taken before the call
@@ -411,7 +412,7 @@ def _expect_affine_forward(
 @task("01.residual", title="Residual wrapper", names=["Residual"], notebook=NOTEBOOK)
 def check_residual(t: Checker) -> None:
     Residual = t.module_class("Residual")
-    expect_own_forward(t, Residual, "Residual")
+    t.expect_own_forward(Residual, "Residual")
 
     with t.probe("Residual(fn) constructs and registers fn as a submodule"):
         fn = nn.Linear(4, 4)
@@ -566,13 +567,13 @@ def check_residual(t: Checker) -> None:
     with t.probe("runs on another device (the meta device: shapes only)"):
         call = "Residual(nn.Linear(4, 4))"
         block = t.build(Residual, nn.Linear(4, 4), what=call)
-        expect_runs_on_meta(t, block, (2, 4), (2, 4), call)
+        t.expect_runs_on_meta(block, (2, 4), (2, 4), call)
 
     with t.probe("moves to the course's device, get_device(), and runs there"):
         device = get_device()
         fn = nn.Linear(4, 4)
         block = t.build(Residual, fn, what="Residual(nn.Linear(4, 4))")
-        move(t, block, device, what="Residual(fn).to(device)")
+        t.move(block, device, what="Residual(fn).to(device)")
         if fn.weight.device.type != device.type:
             t.fail("fn did not move with .to(device)", hint="Register fn: self.fn = fn.")
         x = torch.randn(2, 4).to(device)
@@ -607,7 +608,7 @@ def _expect_noise_shape(t: Checker, y: torch.Tensor, x: torch.Tensor) -> None:
 @task("01.gaussian_noise", title="Gaussian noise layer", names=["GaussianNoise"], notebook=NOTEBOOK)
 def check_gaussian_noise(t: Checker) -> None:
     GaussianNoise = t.module_class("GaussianNoise")
-    expect_own_forward(t, GaussianNoise, "GaussianNoise")
+    t.expect_own_forward(GaussianNoise, "GaussianNoise")
 
     with t.probe("GaussianNoise(0.5) constructs, has no parameters, starts in training mode"):
         layer = t.build(GaussianNoise, 0.5, what="GaussianNoise(0.5)")
@@ -768,7 +769,7 @@ def check_gaussian_noise(t: Checker) -> None:
 
     with t.probe("the noise is made on x's device (x on the meta device: shapes only)"):
         layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
-        move(t, layer, "meta", what="GaussianNoise(1.0).to('meta')")
+        t.move(layer, "meta", what="GaussianNoise(1.0).to('meta')")
         x = torch.empty(4, 6, device="meta")
         on_device = (
             "The noise must be on x's device: torch.randn(x.shape, ...) without "
@@ -777,7 +778,7 @@ def check_gaussian_noise(t: Checker) -> None:
         )
         with _GeneratorWatch() as generators:
             y = t.call(
-                _meta_call,
+                call_on_meta,
                 layer,
                 x,
                 what="layer(x) for x on the meta device",
@@ -795,7 +796,7 @@ def check_gaussian_noise(t: Checker) -> None:
                 "refuses it for x on a GPU: draw from torch's global generator, "
                 "torch.randn_like(x), which follows x wherever it is.",
             )
-        if y is not _SKIPPED:
+        if y is not SKIPPED_ON_META:
             y = t.expect_tensor(y, what="the output")
             if y.device != x.device or y.shape != x.shape or y.dtype != x.dtype:
                 t.fail(
@@ -832,7 +833,7 @@ def check_gaussian_noise(t: Checker) -> None:
     with t.probe("works on the course's device, get_device()"):
         device = get_device()
         layer = t.build(GaussianNoise, 1.0, what="GaussianNoise(1.0)")
-        move(t, layer, device, what="GaussianNoise(1.0).to(device)")
+        t.move(layer, device, what="GaussianNoise(1.0).to(device)")
         _expect_noise(t, layer, torch.randn(100, 100).to(device), 1.0)
 
 
@@ -948,32 +949,6 @@ def _expect_noise(
 
 
 _MISSING = object()
-_SKIPPED = object()
-
-
-def expect_own_forward(t: Checker, cls: type[nn.Module], name: str) -> None:
-    """``cls`` computes in ``forward``, which nn.Module's ``__call__`` runs (with hooks).
-
-    A class that overrides ``__call__`` and defines no ``forward`` gives the right output
-    for ``model(x)``, but it has no forward (``model.forward(x)`` raises) and runs no hooks.
-    """
-    with t.probe(f"`{name}` defines forward (nn.Module's __call__ runs it)"):
-        own_forward = getattr(cls, "forward", None) is not nn.Module.forward
-        own_call = cls.__call__ is not nn.Module.__call__
-        if own_call and not own_forward:
-            t.fail(
-                f"`{name}` overrides __call__ instead of defining forward",
-                expected="`def forward(self, ...)` in the class",
-                got="`def __call__(self, ...)` and no forward",
-                hint="Rename `__call__` to `forward`: nn.Module's own __call__ runs forward "
-                "(and the hooks registered on the module), so a module never overrides "
-                "__call__ to compute its output.",
-            )
-
-
-def move(t: Checker, module: nn.Module, target: object, *, what: str) -> nn.Module:
-    """``module.to(target)`` through ``t.call``: a learner's ``to``/``_apply`` may raise."""
-    return t.call(module.to, target, what=what)
 
 
 def _as_number(value: object) -> float | None:
@@ -991,63 +966,6 @@ def _as_number(value: object) -> float | None:
         except Exception:  # an object that only looks like an array
             return None
     return None
-
-
-_ON_X_DEVICE = (
-    "forward makes a tensor on the CPU (torch.zeros(n), torch.tensor(...) without "
-    "device=...), which breaks once the module and x are on a GPU: create it on x's device "
-    "(torch.zeros_like, x.new_zeros, device=x.device) or do without it."
-)
-
-
-def expect_runs_on_meta(
-    t: Checker,
-    layer: nn.Module,
-    x_shape: tuple[int, ...],
-    out_shape: tuple[int, ...],
-    call: str,
-    *args: object,
-) -> None:
-    """``layer`` moved to the meta device runs on a meta x: the same verdict on every machine.
-
-    On a CPU-only machine the course's device is the CPU, so a forward that makes a CPU
-    tensor passes there and fails on a GPU; on the meta device it fails everywhere.
-    ``args`` follow x in the call (a task name, say).
-    """
-    move(t, layer, "meta", what=f"{call}.to('meta')")
-    x = torch.empty(x_shape, device="meta")
-    y = t.call(
-        _meta_call,
-        layer,
-        x,
-        *args,
-        what=f"{call}(x) with the module and x on the meta device",
-        hints=[("is not on the expected device", _ON_X_DEVICE), ("same device", _ON_X_DEVICE)],
-    )
-    if y is _SKIPPED:
-        return
-    y = t.expect_tensor(y, what="the output")
-    if y.device.type != "meta" or tuple(y.shape) != out_shape:
-        t.fail(
-            "the output on the meta device is not where x is",
-            expected=f"device meta, shape {shape_str(out_shape)}",
-            got=f"device {y.device}, shape {shape_str(y.shape)}",
-            hint=_ON_X_DEVICE,
-        )
-
-
-def _meta_call(layer: nn.Module, x: torch.Tensor, *args: object) -> object:
-    """layer(x, *args) for x on the meta device; _SKIPPED when torch cannot run an op there."""
-    try:
-        return layer(x, *args)
-    except NotImplementedError as exc:  # "... with Meta tensors, but there was no ... kernel"
-        if re.search(r"\bmeta\b", str(exc), re.IGNORECASE):
-            return _SKIPPED
-        raise
-    except RuntimeError as exc:  # "Tensor.item() cannot be called on meta tensors"
-        if _READS_VALUES.search(str(exc)):
-            return _SKIPPED
-        raise
 
 
 class _GeneratorWatch(TorchFunctionMode):
@@ -1074,15 +992,6 @@ class _GeneratorWatch(TorchFunctionMode):
         ):
             self.devices.append(generator.device)
         return out
-
-
-# `.item()` (and bool(), float() of a tensor) needs a value, which the meta device does not
-# have; it works on every real device. torch.distributions checks its arguments with it.
-# A torch.Generator cannot live on the meta device ("META device type not an
-# accelerator"), while `torch.Generator(device=x.device)` works on the CPU and on a GPU.
-_READS_VALUES = re.compile(
-    r"cannot be called on meta tensors|meta device type not an accelerator", re.IGNORECASE
-)
 
 
 # -- statistics of the noise, kept pure so tests/test_noise_statistics.py can prove them ----
@@ -1208,9 +1117,6 @@ __all__ = [
     "check_gaussian_noise",
     "check_residual",
     "clipped_problem",
-    "expect_own_forward",
-    "expect_runs_on_meta",
-    "move",
     "spread_problem",
     "spread_statistics",
     "tail_problem",

@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from helpers.checks.core import CallCounter, Checker, describe, shape_str, task
-from helpers.checks.lesson01 import expect_own_forward, expect_runs_on_meta, move
 from helpers.device import get_device
 
 NOTEBOOK = "02_containers"
@@ -184,7 +183,7 @@ def check_mlp(t: Checker) -> None:
 
 def _check_mlp(t: Checker) -> None:
     MLP = t.module_class("MLP")
-    expect_own_forward(t, MLP, "MLP")
+    t.expect_own_forward(MLP, "MLP")
     sizes = [4, 8, 6, 3]
 
     with t.probe("MLP([4, 8, 6, 3]) constructs"):
@@ -250,7 +249,7 @@ def _check_mlp(t: Checker) -> None:
     with t.probe("runs on another device (the meta device: shapes only)"):
         model = t.build(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
         with _namespace_device(t, _META):
-            expect_runs_on_meta(t, model, (6, 4), (6, 3), "MLP([4, 8, 3])")
+            t.expect_runs_on_meta(model, (6, 4), (6, 3), "MLP([4, 8, 3])")
 
     with t.probe("works on the course's device, get_device()"):
         model = t.build(MLP, [4, 8, 3], what="MLP([4, 8, 3])", hints=_MLP_REFINE)
@@ -586,7 +585,7 @@ def _expect_mlp_forward(
             centre = _linear_reference(linears, x, act).reshape(-1, last.out_features).mean(0)
             last.bias.copy_(-centre)
     if device is not None:
-        move(t, model, device, what=f"{call}.to(device)")
+        t.move(model, device, what=f"{call}.to(device)")
     expected = _linear_reference(linears, x, act)
     plain = _linear_reference(linears, x, None)
     # Where the model lives: the course's device, or wherever its own __init__ put it.
@@ -733,7 +732,7 @@ def check_multi_head(t: Checker) -> None:
 
 def _check_multi_head(t: Checker) -> None:
     MultiHead = t.module_class("MultiHead")
-    expect_own_forward(t, MultiHead, "MultiHead")
+    t.expect_own_forward(MultiHead, "MultiHead")
 
     with t.probe("MultiHead(trunk, heads) constructs from a dict of heads"):
         trunk, heads = _trunk_and_heads()
@@ -851,13 +850,13 @@ def _check_multi_head(t: Checker) -> None:
         trunk, heads = _trunk_and_heads()
         model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         with _namespace_device(t, _META):
-            expect_runs_on_meta(t, model, (6, 4), (6, 1), "MultiHead(trunk, heads)", "depth")
+            t.expect_runs_on_meta(model, (6, 4), (6, 1), "MultiHead(trunk, heads)", "depth")
 
     with t.probe("works on the course's device, get_device()"):
         trunk, heads = _trunk_and_heads()
         model = t.build(MultiHead, trunk, heads, what=call, hints=_MULTI_HEAD_BUILD)
         device = get_device()
-        move(t, model, device, what="model.to(device)")
+        t.move(model, device, what="model.to(device)")
         with _namespace_device(t, device):
             _expect_head_output(t, model, trunk, heads, torch.randn(6, 4).to(device), "cls")
 
@@ -1186,7 +1185,7 @@ def _expect_classifier_forward(
     _fill_linear(fc2)
     x = torch.randn(shape)
     if device is not None:
-        move(t, model, device, what="model.to(device)")
+        t.move(model, device, what="model.to(device)")
     expected = _linear_reference([fc1, fc2], x, torch.relu)
     # Where the model lives: the course's device, or wherever build_classifier put it.
     target = device if device is not None else fc1.weight.device
@@ -1234,7 +1233,7 @@ def check_polynomial(t: Checker) -> None:
 
 def _check_polynomial(t: Checker) -> None:
     Polynomial = t.module_class("Polynomial")
-    expect_own_forward(t, Polynomial, "Polynomial")
+    t.expect_own_forward(Polynomial, "Polynomial")
 
     with t.probe("Polynomial(3) constructs"):
         model = t.build(Polynomial, 3, what="Polynomial(3)", hints=_POLY_BUILD)
@@ -1307,7 +1306,7 @@ def _check_polynomial(t: Checker) -> None:
         model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
         _expect_coefficients(t, model, 2)
         with _namespace_device(t, _META):
-            expect_runs_on_meta(t, model, (3, 5), (3, 5), "Polynomial(2)")
+            t.expect_runs_on_meta(model, (3, 5), (3, 5), "Polynomial(2)")
 
     with t.probe("works on the course's device, get_device()"):
         model = t.build(Polynomial, 2, what="Polynomial(2)", hints=_POLY_BUILD)
@@ -1424,7 +1423,7 @@ def _expect_polynomial(
             p.copy_(value.reshape(p.shape))
     x = 1.2 * torch.randn(shape)
     if device is not None:
-        move(t, model, device, what=f"{call}.to(device)")
+        t.move(model, device, what=f"{call}.to(device)")
     else:  # wherever the learner's __init__ put the coefficients
         device = params[0].device
     x = x.to(device)
