@@ -3,6 +3,7 @@ intended hint, and each correct alternative (and the reference solution) passes.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections import Counter
@@ -18,6 +19,16 @@ for _module in pkgutil.iter_modules(catalogue.__path__):
     importlib.import_module(f"catalogue.{_module.name}")
 
 MIN_MISTAKES, MIN_ALTERNATIVES = 5, 2
+
+
+@functools.cache
+def _reference(notebook: str) -> dict:
+    return solution_namespace(notebook)
+
+
+def reference(notebook: str) -> dict:
+    """A solution notebook's namespace, run once per process (a copy per test)."""
+    return dict(_reference(notebook))
 GENERIC_HINT = "Run the same call in a cell of your own"  # core.explain_exception's fallback
 
 
@@ -38,7 +49,7 @@ def test_correct_alternative_passes(case):
 
 @pytest.mark.parametrize("task_id", sorted(TASKS))
 def test_reference_solution_passes(task_id):
-    namespace = solution_namespace(TASKS[task_id].notebook)
+    namespace = reference(TASKS[task_id].notebook)
     result = run_check(task_id, namespace)
     assert result.passed, result.message
 
@@ -47,7 +58,7 @@ def test_reference_solution_passes(task_id):
 def test_reference_passes_after_the_notebook_set_a_default_device(task_id):
     """torch.set_default_device(device) in a notebook: the same verdict with or without a
     GPU (meta stands in for one)."""
-    namespace = solution_namespace(TASKS[task_id].notebook)
+    namespace = reference(TASKS[task_id].notebook)
     torch.set_default_device("meta")
     try:
         result = run_check(task_id, namespace)
@@ -60,7 +71,7 @@ def test_reference_passes_after_the_notebook_set_a_default_device(task_id):
 def test_reference_passes_when_the_notebook_defaults_to_float64(task_id):
     """torch.set_default_dtype(torch.float64) in a notebook: the checks build their inputs
     in the default dtype, and the reference still passes."""
-    namespace = solution_namespace(TASKS[task_id].notebook)
+    namespace = reference(TASKS[task_id].notebook)
     torch.set_default_dtype(torch.float64)
     try:
         result = run_check(task_id, namespace)
