@@ -230,8 +230,7 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     if tampered:
         return _tampered_result(task_id, tampered)
 
-    with sandbox.isolated(_WARM_UP_LIMIT):  # torch as imported; the limit is a safety net
-        _warm_up()
+    _warm_up()
     limit = timeout or task.timeout
     checker = core.Checker(namespace)
     outcome: CheckResult | None = None
@@ -308,14 +307,16 @@ def _warm_up() -> None:
 
     The first optimizer step in a process imports a large part of torch (about a second),
     and checks also run modules on the meta device; learner code must not be charged for
-    that. Built from zeros, so that no random number is drawn.
+    that. Built from zeros, so that no random number is drawn; isolated like a check
+    (torch as imported, so the limit is only a safety net).
     """
-    weight = torch.zeros(2, 3, requires_grad=True)
-    optimizer = _ADAM([weight])
-    _LINEAR(torch.zeros(1, 3), weight).sum().backward()
-    optimizer.step()
-    meta = torch.zeros(1, 3, device="meta")
-    _LINEAR(meta, torch.zeros(2, 3, device="meta")).pow(2).mean()
+    with sandbox.isolated(_WARM_UP_LIMIT):
+        weight = torch.zeros(2, 3, requires_grad=True)
+        optimizer = _ADAM([weight])
+        _LINEAR(torch.zeros(1, 3), weight).sum().backward()
+        optimizer.step()
+        meta = torch.zeros(1, 3, device="meta")
+        _LINEAR(meta, torch.zeros(2, 3, device="meta")).pow(2).mean()
 
 
 # -- tamper guard ---------------------------------------------------------------------------
