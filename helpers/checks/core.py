@@ -5,6 +5,13 @@ runs probes in order, each inside ``with t.probe("what is probed"):``, calls lea
 only through ``t.call(...)`` and stops at the first failure by calling ``t.fail(...)``
 (or one of the ``t.expect_*`` helpers, which call it). ``helpers.grading.run_check``
 turns what happened into a result; a check never has to catch anything itself.
+
+The same verdict on every machine: ``t.build`` constructs a learner's module with the
+notebook's device and torch's accelerator standing for the meta device (a module built
+anywhere but on the CPU then fails on a laptop as on a GPU machine);
+``t.expect_runs_on_meta`` runs a forward on the meta device (a tensor made on the CPU
+inside forward fails everywhere); ``CopyOnMove`` makes ``.cpu()`` of a model's tensors
+copy, as it does on a GPU.
 """
 
 from __future__ import annotations
