@@ -264,7 +264,8 @@ class Checker:
         that is the meta device (see ``accelerator_as_meta``), so a module that creates its
         state on the notebook's device, or on "cuda" when CUDA is available, gets the same
         verdict on a laptop and on a GPU machine. When the constructor cannot run that
-        way (it copies a meta tensor back to the CPU, say), it is run again as written.
+        way (it copies a meta tensor back to the CPU, or asks a laptop for its GPU's
+        name after the stand-in's "yes"), it is run again as written.
         Afterwards every parameter and buffer must be on the CPU (``expect_built_on_cpu``).
         """
 
@@ -277,8 +278,10 @@ class Checker:
             ):
                 try:
                     return cls(*args, **kwargs)
-                except Exception as exc:  # e.g. "Cannot copy out of meta tensor"
-                    if not _META_WORD.search(str(exc)):
+                except Exception as exc:
+                    # "Cannot copy out of meta tensor", or a real CUDA call after the
+                    # stand-in's "yes" (torch.cuda.get_device_name() on a laptop)
+                    if not (_META_WORD.search(str(exc)) or _NO_CUDA.search(str(exc))):
                         raise
                     return _RETRY
                 finally:
@@ -686,6 +689,10 @@ BUILT_ON_CPU = (
 
 _RETRY = object()  # build(): the constructor could not run with the device hidden
 _META_WORD = re.compile(r"\bmeta\b", re.IGNORECASE)
+# What torch says when code asks for a GPU that this machine does not have.
+_NO_CUDA = re.compile(
+    r"not compiled with CUDA|No CUDA GPUs are available|NVIDIA driver|CUDA driver", re.IGNORECASE
+)
 _DEVICE_NAMES = ("device",)  # what the course's setup cell calls the notebook's device
 _STANDIN = torch.device("meta")
 

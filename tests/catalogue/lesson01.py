@@ -354,6 +354,27 @@ class AffineOnNotebookDevice(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
 
 
+@correct("01.affine")
+class AffineNamesItsGpu(nn.Module):
+    """Asks torch about CUDA only to print the GPU's name: built on the CPU everywhere
+    (the check's stand-in "yes" must not make it fail on a laptop)."""
+
+    def __init__(self, in_features, out_features, bias=True):
+        super().__init__()
+        if torch.cuda.is_available():
+            print("GPU:", torch.cuda.get_device_name())
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / in_features**0.5)
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        has_bias = self.bias is not None
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={has_bias}"
+
+
 @mistake("01.affine", hint="Building asked `torch.cuda.is_available()`")
 class AffineCudaIfAvailable(nn.Module):
     """The tutorials' device line inside __init__: CPU on a laptop, GPU on a GPU machine."""
