@@ -8,7 +8,9 @@ One module per concern:
 - ``helpers.plots``: the drawings lessons call (module trees, yes/no tables);
 - ``helpers.grading``: ``run_check(task_id, namespace)`` and ``TASKS``;
 - ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``;
-- ``helpers.tasklist``: ``python -m helpers tasks`` prints every task and its statement.
+- ``helpers.tasklist``: ``python -m helpers tasks`` prints every task and its statement;
+- ``helpers.notebooks``: kernels of this environment, and ``python -m helpers execute``
+  to re-execute a committed notebook the way the repository keeps it.
 
 ``from helpers import get_device, print_versions, seed_everything`` works as usual; the
 modules load on first use, so ``import helpers`` alone does not import torch (the

@@ -3,7 +3,9 @@
 - ``python -m helpers build [--check] [--root DIR]``: write ``exercises/`` from
   ``solutions/`` (with ``--check``, only report what differs);
 - ``python -m helpers tasks [--root DIR]``: print every graded task with its statement
-  (markdown), for instructors.
+  (markdown), for instructors;
+- ``python -m helpers execute PATH...``: re-execute committed notebooks in a kernel of
+  this environment and keep them tidy (``helpers.notebooks``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     tasks_cmd.add_argument(
         "--root", type=Path, default=Path.cwd(), help="the course folder (default: here)"
     )
+    execute_cmd = commands.add_parser(
+        "execute", help="re-execute notebooks in place, without timings or widget views"
+    )
+    execute_cmd.add_argument("paths", nargs="+", type=Path, help="notebooks to execute")
     args = parser.parse_args(argv)
 
+    if args.command == "execute":
+        from helpers.notebooks import execute
+
+        for path in args.paths:
+            execute(path)
+            print(f"executed: {path}")
+        return 0
     if not (args.root / "solutions").is_dir():
         print(f"error: {args.root / 'solutions'} is not a folder", file=sys.stderr)
         return 2

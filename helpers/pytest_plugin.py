@@ -12,46 +12,26 @@
   free TCP port (each process probes for one, then the kernel binds it): the loser dies
   with "Address already in use" and nbval reports "Kernel died before replying to
   kernel_info". Test kernels therefore talk over Unix sockets with a unique path each
-  (``IpcKernelManager``); nbval's kernel manager is replaced by it in every process.
+  (``helpers.notebooks.IpcKernelManager``); nbval's kernel manager is replaced by it in
+  every process.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-from jupyter_client.manager import KernelManager
-from jupyter_core.paths import jupyter_runtime_dir
-from traitlets import default
 
 sys.modules.setdefault("rfc3987_syntax", None)  # None makes `import rfc3987_syntax` fail fast
-
-
-class IpcKernelManager(KernelManager):
-    """A kernel manager whose kernels listen on Unix sockets, never on TCP ports.
-
-    Each kernel gets its own socket path in Jupyter's runtime folder (removed when the
-    kernel shuts down), so kernels started at once by parallel test processes cannot
-    collide. Where Unix sockets are missing (Windows), TCP as usual.
-    """
-
-    @default("transport")
-    def _default_transport(self) -> str:
-        return "tcp" if os.name == "nt" else "ipc"
-
-    @default("ip")
-    def _default_ip(self) -> str:
-        if self.transport != "ipc":
-            return "127.0.0.1"
-        return os.path.join(jupyter_runtime_dir(), f"kernel-{uuid.uuid4().hex[:16]}-ipc")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     import nbval.kernel
+
+    from helpers.notebooks import IpcKernelManager
 
     nbval.kernel.KernelManager = IpcKernelManager  # start_new_kernel looks it up when called
     if hasattr(config, "workerinput"):  # an xdist worker: the controller did it already

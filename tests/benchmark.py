@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import ROOT, ThisEnvironmentKernel, solution_namespace
+from conftest import ROOT, solution_namespace
+
+from helpers.notebooks import ThisEnvironmentKernel
 
 
 def cores() -> int:

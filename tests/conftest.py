@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-from traitlets import default
 
 from helpers.build import solution_file
-from helpers.pytest_plugin import IpcKernelManager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,26 +31,6 @@ def solution_namespace(notebook: str) -> dict:
                 code = compile(cell.source, f"solutions/{solution_file(notebook)}", "exec")
                 exec(code, namespace)
     return namespace
-
-
-class _ThisEnvironment(KernelSpecManager):
-    """Every kernel name means: ipykernel on the Python running the tests."""
-
-    def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-        return KernelSpec(argv=argv, display_name="this environment", language="python")
-
-
-class ThisEnvironmentKernel(IpcKernelManager):
-    """Starts ipykernel on the tests' own Python, whatever kernelspecs are installed
-    (over Unix sockets, see ``helpers.pytest_plugin``).
-
-    Use as ``NotebookClient(nb, kernel_manager_class=ThisEnvironmentKernel)``.
-    """
-
-    @default("kernel_spec_manager")
-    def _default_kernel_spec_manager(self) -> KernelSpecManager:
-        return _ThisEnvironment()
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ import re
 
 import nbformat
 import pytest
-from conftest import ROOT, ThisEnvironmentKernel, is_check_cell
+from conftest import ROOT, is_check_cell
 from nbclient import NotebookClient
 
 from helpers.build import METADATA_KEY, exercise_file, lesson_metadata, solution_file
 from helpers.grading import TASKS
+from helpers.notebooks import ThisEnvironmentKernel
 
 pytestmark = pytest.mark.kernel
 

@@ -98,7 +98,7 @@ def test_test_kernels_use_unique_unix_sockets_not_tcp_ports():
     before it answers); every test kernel, nbval's included, uses its own socket path."""
     import nbval.kernel
 
-    from helpers.pytest_plugin import IpcKernelManager
+    from helpers.notebooks import IpcKernelManager
 
     assert nbval.kernel.KernelManager is IpcKernelManager
     first, second = IpcKernelManager(), IpcKernelManager()

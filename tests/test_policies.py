@@ -69,4 +69,19 @@ def test_committed_notebooks_carry_no_execution_timestamps():
         for path in sorted((ROOT / folder).glob("*.ipynb"))
         if any("execution" in c.metadata for c in nbformat.read(path, as_version=4).cells)
     ]
-    assert stamped == [], "remove cell metadata 'execution' (see README, For maintainers)"
+    assert stamped == [], "re-execute with `python -m helpers execute` (README, For maintainers)"
+
+
+def test_committed_notebooks_save_no_widget_views():
+    """A saved widget view shows as VBox(...) text until a kernel runs the cell: widget
+    cells are committed without output (and say to run them)."""
+    from helpers.notebooks import WIDGET_VIEW
+
+    saved = [
+        f"{path.relative_to(ROOT)} cell {index}"
+        for folder in ("notebooks", "solutions")
+        for path in sorted((ROOT / folder).glob("*.ipynb"))
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells)
+        if any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", []))
+    ]
+    assert saved == [], "re-execute with `python -m helpers execute` (README, For maintainers)"
