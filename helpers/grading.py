@@ -236,7 +236,7 @@ def _run_check(task_id: str, namespace: Mapping[str, Any], timeout: float | None
     outcome: CheckResult | None = None
     captured = None
     try:
-        with sandbox.isolated(limit) as captured:
+        with sandbox.isolated(limit, namespace) as captured:
             torch.random.manual_seed(zlib.crc32(task_id.encode()))
             task.check(checker)
     except core.Fail as failure:

@@ -15,7 +15,12 @@
   on whether the machine has a GPU); the notebook's default device is restored afterwards;
 - whatever learner code prints is captured instead of shown (a fake "passed" line cannot
   sit next to the verdict), and handed back so a failure message can quote it; warnings
-  raised while the check runs are silenced.
+  raised while the check runs are silenced;
+- hooks cannot leak in or out: the notebook's global module hooks
+  (``register_module_forward_hook`` and the like) are set aside while the check runs, so
+  they cannot change a verdict, and come back afterwards; any global hook registered
+  during the check is removed; the hooks of every module among the namespace's values
+  (and their submodules) are restored to what they were before the check.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
+from torch import nn
+from torch.nn.modules import module as _module_api
 
 __all__ = ["Captured", "TimeLimitExceeded", "isolated"]
 
@@ -55,10 +63,16 @@ class Captured:
 
 
 @contextlib.contextmanager
-def isolated(seconds: float) -> Iterator[Captured]:
-    """Run the body with a time limit, restored random/grad state and captured output."""
+def isolated(seconds: float, namespace: Mapping[str, Any] | None = None) -> Iterator[Captured]:
+    """Run the body with a time limit, restored random/grad state and captured output.
+
+    ``namespace``: the learner's names; the hooks of the modules among its values are
+    restored afterwards.
+    """
     captured = Captured()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_restored_module_hooks(_modules_in(namespace or {})))
+        stack.enter_context(_set_aside_global_hooks())
         stack.enter_context(_restored_random_state())
         stack.enter_context(_restored_torch_modes())
         stack.enter_context(contextlib.redirect_stdout(captured.stdout))
@@ -160,3 +174,77 @@ def _watchdog(seconds: float) -> Iterator[None]:
         watcher.join()
         # An exception set just before ``done`` may still be pending: cancel it.
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
+
+
+# -- hooks ----------------------------------------------------------------------------------
+
+# torch.nn.modules.module keeps the global hooks in these dicts; a handle removes its hook
+# from the dict it was registered in, so the dicts themselves are kept and only their
+# contents are swapped.
+_HOOK_DICT_ENDINGS = ("hooks", "hooks_with_kwargs", "hooks_always_called")
+GLOBAL_HOOK_REGISTRIES = tuple(
+    name
+    for name in vars(_module_api)
+    if name.startswith("_global_") and name.endswith(_HOOK_DICT_ENDINGS)
+)
+# A module's own hook dicts, as nn.Module.__init__ creates them.
+MODULE_HOOK_DICTS = tuple(name for name in vars(nn.Module()) if name.endswith(_HOOK_DICT_ENDINGS))
+_MAX_MODULES = 10_000  # a namespace holds a few models; never walk without end
+
+
+@contextlib.contextmanager
+def _set_aside_global_hooks() -> Iterator[None]:
+    registries = {name: getattr(_module_api, name) for name in GLOBAL_HOOK_REGISTRIES}
+    saved = {name: dict(registry) for name, registry in registries.items()}
+    full_backward = _module_api._global_is_full_backward_hook
+    for registry in registries.values():
+        registry.clear()
+    try:
+        yield
+    finally:
+        for name, registry in registries.items():
+            setattr(_module_api, name, registry)  # also when learner code rebound the name
+            registry.clear()
+            registry.update(saved[name])
+        _module_api._global_is_full_backward_hook = full_backward
+
+
+def _modules_in(namespace: Mapping[str, Any]) -> list[nn.Module]:
+    """The modules among ``namespace``'s values and all their submodules, read without
+    calling any learner method (``_modules`` dicts only)."""
+    if type(namespace) is not dict:  # a learner's own Mapping: run none of its methods
+        return []
+    found: dict[int, nn.Module] = {}
+    try:
+        stack = [v for v in dict.values(namespace) if isinstance(v, nn.Module)]
+    except Exception:  # a value whose __class__ raises: nothing to restore
+        return []
+    while stack and len(found) < _MAX_MODULES:
+        module = stack.pop()
+        if id(module) in found:
+            continue
+        found[id(module)] = module
+        children = vars(module).get("_modules") or {}
+        stack.extend(c for c in list(children.values()) if isinstance(c, nn.Module))
+    return list(found.values())
+
+
+@contextlib.contextmanager
+def _restored_module_hooks(modules: Iterable[nn.Module]) -> Iterator[None]:
+    modules = list(modules)
+    saved = [
+        (module, name, hooks, dict(hooks))
+        for module in modules
+        for name in MODULE_HOOK_DICTS
+        if isinstance(hooks := vars(module).get(name), dict)
+    ]
+    full_backward = [(module, vars(module).get("_is_full_backward_hook")) for module in modules]
+    try:
+        yield
+    finally:
+        for module, name, hooks, contents in saved:
+            vars(module)[name] = hooks
+            hooks.clear()
+            hooks.update(contents)
+        for module, flag in full_backward:
+            vars(module)["_is_full_backward_hook"] = flag

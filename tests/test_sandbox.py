@@ -106,3 +106,40 @@ def test_long_output_is_cut():
         for i in range(20):
             print(i)
     assert captured.printed(max_lines=3) == "0\n1\n2\n... (17 more lines)"
+
+
+def test_global_hooks_of_the_notebook_are_set_aside_and_leftovers_removed():
+    from torch import nn
+    from torch.nn.modules.module import register_module_forward_hook
+
+    from helpers.checks.core import count_global_hooks
+
+    calls = []
+    notebook_handle = register_module_forward_hook(lambda m, a, o: calls.append("notebook"))
+    try:
+        with isolated(5):
+            assert count_global_hooks() == 0
+            nn.Linear(2, 2)(torch.zeros(1, 2))
+            register_module_forward_hook(lambda m, a, o: calls.append("leftover"))
+        assert calls == []  # the notebook's hook did not run inside
+        nn.Linear(2, 2)(torch.zeros(1, 2))
+        assert calls == ["notebook"]  # it is back, and the leftover is gone
+        assert count_global_hooks() == 1
+    finally:
+        notebook_handle.remove()
+    assert count_global_hooks() == 0
+
+
+def test_hooks_of_namespace_modules_are_restored():
+    from torch import nn
+
+    from helpers.checks.core import count_hooks
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU()))
+    kept = model[1][0].register_forward_hook(lambda m, a, o: None)
+    with isolated(5, {"model": model}):
+        model[0].register_forward_pre_hook(lambda m, a: None)
+        model[1][0].register_full_backward_hook(lambda m, gi, go: None)
+        kept.remove()
+    assert count_hooks(model) == {"1.0": 1}
+    assert list(model[1][0]._forward_hooks) == [kept.id]

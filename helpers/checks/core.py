@@ -31,6 +31,7 @@ from torch.nn.modules import module as _module_api
 from torch.overrides import TorchFunctionMode
 
 from helpers.device import get_device
+from helpers.sandbox import GLOBAL_HOOK_REGISTRIES, MODULE_HOOK_DICTS
 
 __all__ = [
     "BUILT_ON_CPU",
@@ -46,6 +47,8 @@ __all__ = [
     "Task",
     "accelerator_as_meta",
     "call_on_meta",
+    "count_global_hooks",
+    "count_hooks",
     "describe",
     "equal",
     "explain_exception",
@@ -993,3 +996,33 @@ def call_on_meta(layer: nn.Module, x: torch.Tensor, *args: object) -> object:
         if _READS_VALUES.search(str(exc)):
             return SKIPPED_ON_META
         raise
+
+
+def count_hooks(model: nn.Module) -> dict[str, int]:
+    """The hooks registered on ``model`` and each submodule, by qualified name (non-zero
+    counts only; forward, backward, state_dict and load_state_dict hooks alike).
+
+    Reads the hook dicts directly, so a learner's method cannot hide a hook.
+    """
+    counts: dict[str, int] = {}
+    for name, module in model.named_modules(remove_duplicate=True):
+        n = sum(
+            len(vars(module).get(d) or ())
+            for d in MODULE_HOOK_DICTS
+            if not d.endswith(("with_kwargs", "always_called"))
+        )
+        if n:
+            counts[name or "(the model)"] = n
+    return counts
+
+
+def count_global_hooks() -> int:
+    """How many global module hooks are registered (``register_module_forward_hook``...).
+
+    ``*_with_kwargs`` and ``*_always_called`` only flag hooks counted in another registry.
+    """
+    return sum(
+        len(getattr(_module_api, name))
+        for name in GLOBAL_HOOK_REGISTRIES
+        if not name.endswith(("with_kwargs", "always_called"))
+    )
