@@ -14,7 +14,7 @@ Example:
     >>> shapes = []
     >>> with Hooks() as hooks:
     ...     for layer in model:
-    ...         hooks.forward(layer, lambda module, args, output: shapes.append(output.shape))
+    ...         _ = hooks.forward(layer, lambda module, args, output: shapes.append(output.shape))
     ...     y = model(torch.randn(5, 3))
     >>> [tuple(s) for s in shapes]
     [(5, 4), (5, 4), (5, 2)]
@@ -33,6 +33,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 __all__ = ["Hooks"]
+
+Hook = Callable[..., Any]
 
 
 class Hooks:
@@ -54,19 +56,19 @@ class Hooks:
         self.handles.append(handle)
         return handle
 
-    def forward_pre(self, module: nn.Module, hook: Callable[..., Any], **kwargs: Any) -> RemovableHandle:
+    def forward_pre(self, module: nn.Module, hook: Hook, **kwargs: Any) -> RemovableHandle:
         """``module.register_forward_pre_hook(hook, **kwargs)``, owned."""
         return self.add(module.register_forward_pre_hook(hook, **kwargs))
 
-    def forward(self, module: nn.Module, hook: Callable[..., Any], **kwargs: Any) -> RemovableHandle:
+    def forward(self, module: nn.Module, hook: Hook, **kwargs: Any) -> RemovableHandle:
         """``module.register_forward_hook(hook, **kwargs)``, owned."""
         return self.add(module.register_forward_hook(hook, **kwargs))
 
-    def backward_pre(self, module: nn.Module, hook: Callable[..., Any], **kwargs: Any) -> RemovableHandle:
+    def backward_pre(self, module: nn.Module, hook: Hook, **kwargs: Any) -> RemovableHandle:
         """``module.register_full_backward_pre_hook(hook, **kwargs)``, owned."""
         return self.add(module.register_full_backward_pre_hook(hook, **kwargs))
 
-    def backward(self, module: nn.Module, hook: Callable[..., Any], **kwargs: Any) -> RemovableHandle:
+    def backward(self, module: nn.Module, hook: Hook, **kwargs: Any) -> RemovableHandle:
         """``module.register_full_backward_hook(hook, **kwargs)``, owned."""
         return self.add(module.register_full_backward_hook(hook, **kwargs))
 
