@@ -1,0 +1,1 @@
+"""The check of 05.activation_recorder (being written)."""

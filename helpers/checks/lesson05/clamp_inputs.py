@@ -1,0 +1,1 @@
+"""The check of 05.clamp_inputs (being written)."""

@@ -1,0 +1,1 @@
+"""The check of 05.clip_gradient (being written)."""

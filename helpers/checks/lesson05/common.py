@@ -1,0 +1,3 @@
+"""What the checks of lesson 05 share."""
+
+NOTEBOOK = "05_hooks"

@@ -1,0 +1,1 @@
+"""The check of 05.grad_norms (being written)."""
