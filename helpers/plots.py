@@ -5,9 +5,16 @@
 - ``draw_module_tree(model)``: ``named_modules()`` numbered in its order, modules met at
   several places outlined in orange (lessons 04 and 06);
 - ``draw_yes_no_table(rows)``: a coloured yes/no table with row and column headers
-  (lesson 03).
+  (lesson 03);
+- ``draw_hook_timeline(events)``: recorded hook calls as a sequence chart, one lane per
+  module or tensor, forward and backward passes shaded (lesson 05);
+- ``draw_activation_stats(means, stds)``: each layer's activation mean and standard
+  deviation over training steps (lesson 05);
+- ``draw_gradient_flow(flows)``: a gradient size per layer for one or more networks, on a
+  log scale (lesson 05).
 
-Each function draws on the ``ax`` it is given, or on a new figure, and returns the axes.
+Each function draws on the ``ax`` it is given (``draw_activation_stats``: the two
+``axes``), or on a new figure, and returns the axes.
 """
 
 from __future__ import annotations
@@ -20,7 +27,14 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from torch import nn
 
-__all__ = ["draw_module_tree", "draw_parameter_tree", "draw_yes_no_table"]
+__all__ = [
+    "draw_activation_stats",
+    "draw_gradient_flow",
+    "draw_hook_timeline",
+    "draw_module_tree",
+    "draw_parameter_tree",
+    "draw_yes_no_table",
+]
 
 CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict, nn.ParameterList, nn.ParameterDict)
 _TREE_COLOURS = {"container": "#cfe2f3", "layer": "#fde5c8", "parameter": "#d9ead3"}
@@ -192,4 +206,156 @@ def draw_yes_no_table(
     grid[0, 0].set_visible(False)
     if title:
         ax.set_title(title, fontsize=13, pad=8)
+    return ax
+
+
+def _phase(kind: str) -> str:
+    """A hook kind that names "forward" belongs to the forward pass, any other to backward."""
+    return "forward" if "forward" in kind else "backward"
+
+
+_PHASE_COLOURS = {"forward": "#e8f1fb", "backward": "#fdf0e2"}
+
+
+def draw_hook_timeline(
+    events: Sequence[tuple[str, str]],
+    ax: Axes | None = None,
+    *,
+    lanes: Sequence[str] | None = None,
+    title: str = "The order in which hooks fire",
+) -> Axes:
+    """Draw recorded hook calls as a sequence chart: time runs down, one lane per place.
+
+    Each event is ``(kind, where)``: the kind of hook that ran (``"forward hook"``,
+    ``"tensor hook"``, ...) and where it ran (a module's name, a tensor's name). Event
+    ``i`` is row ``i`` from the top: its number and kind are written on the left, in the
+    kind's colour, and a numbered marker sits in the lane of ``where``; arrows join each
+    event to the next. Rows whose kind names "forward" are shaded blue (the forward pass),
+    the others orange (the backward pass: backward hooks and tensor hooks).
+
+    Args:
+        events: the hook calls in the order they happened.
+        ax: the axes to draw on (default: a new figure sized to the events).
+        lanes: the lanes from left to right (default: in order of first appearance);
+            every ``where`` must be one of them.
+        title: the axes' title.
+
+    Example:
+        >>> ax = draw_hook_timeline([("forward hook", "fc"), ("tensor hook", "x")])
+    """
+    lanes = list(dict.fromkeys(where for _, where in events)) if lanes is None else list(lanes)
+    kinds = list(dict.fromkeys(kind for kind, _ in events))
+    palette = plt.get_cmap("tab10" if len(kinds) <= 10 else "tab20")
+    colour = {kind: palette(i % palette.N) for i, kind in enumerate(kinds)}
+    label_width = 0.55 + 0.13 * max((len(kind) for kind in kinds), default=0)  # lane units
+    ax = _axes(ax, (1.3 * (label_width + len(lanes)) + 0.5, 0.32 * len(events) + 1.2))
+    # Shaded bands, one per run of rows of the same phase, labelled at the right edge.
+    start = 0
+    for i in range(1, len(events) + 1):
+        if i == len(events) or _phase(events[i][0]) != _phase(events[start][0]):
+            phase = _phase(events[start][0])
+            ax.axhspan(-i + 0.5, -start + 0.5, color=_PHASE_COLOURS[phase], zorder=0)
+            ax.text(
+                len(lanes) - 0.45,
+                -(start + i - 1) / 2,
+                f"{phase} pass",
+                rotation=90,
+                va="center",
+                ha="center",
+                fontsize=9,
+                color="dimgrey",
+            )
+            start = i
+    for x in range(len(lanes)):
+        ax.axvline(x, color="lightgrey", lw=1, zorder=1)
+    points = [(lanes.index(where), -i) for i, (_, where) in enumerate(events)]
+    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        ax.annotate(
+            "",
+            (x1, y1),
+            (x0, y0),
+            arrowprops={"arrowstyle": "->", "color": "grey", "lw": 0.8, "shrinkA": 7, "shrinkB": 7},
+            zorder=2,
+        )
+    for i, ((kind, _), (x, y)) in enumerate(zip(events, points, strict=True)):
+        ax.plot(x, y, "o", ms=13, color=colour[kind], mec="black", mew=0.5, zorder=3)
+        ax.text(x, y, str(i + 1), ha="center", va="center", fontsize=7, zorder=4)
+        ax.text(-label_width, y, f"{i + 1:>2}  {kind}", va="center", fontsize=9, color=colour[kind])
+    ax.set_xticks(range(len(lanes)), lanes)
+    ax.xaxis.tick_top()
+    ax.tick_params(axis="x", length=0)
+    ax.set_yticks([])
+    ax.set_xlim(-label_width - 0.1, len(lanes) - 0.25)
+    ax.set_ylim(-len(events) + 0.5, 0.5)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, pad=22)
+    return ax
+
+
+def draw_activation_stats(
+    means: Mapping[str, Sequence[float]],
+    stds: Mapping[str, Sequence[float]],
+    axes: Sequence[Axes] | None = None,
+    *,
+    title: str = "Activations per layer",
+    xlabel: str = "training step",
+) -> Sequence[Axes]:
+    """Draw each layer's activation mean and standard deviation, one line per layer.
+
+    Args:
+        means: layer name -> the mean of its output at each step.
+        stds: layer name -> the standard deviation of its output at each step.
+        axes: two axes to draw on, means then stds (default: a new figure).
+        title: the figure's title, above both panels.
+        xlabel: the label of both x axes.
+
+    Example:
+        >>> axes = draw_activation_stats({"fc": [0.1, 0.2]}, {"fc": [1.0, 0.9]})
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for ax, values, what in ((axes[0], means, "mean"), (axes[1], stds, "standard deviation")):
+        for name, series in values.items():
+            ax.plot(range(len(series)), list(series), label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(what)
+        ax.set_title(f"{what} of each layer's output")
+    axes[1].legend(title="layer", fontsize=8, loc="best")
+    axes[0].figure.suptitle(title)
+    axes[0].figure.tight_layout()
+    return axes
+
+
+def draw_gradient_flow(
+    flows: Mapping[str, Mapping[str, float]],
+    ax: Axes | None = None,
+    *,
+    title: str = "Gradient flow",
+    ylabel: str = "mean |gradient|",
+) -> Axes:
+    """Draw a gradient size per layer, one line per network, on a log scale.
+
+    Args:
+        flows: network label -> (layer name -> a positive gradient size), layers in
+            order from the input to the output; the networks have the same number of
+            layers, which the x axis numbers from 1.
+        ax: the axes to draw on (default: a new figure).
+        title: the axes' title.
+        ylabel: the y axis' label.
+
+    Example:
+        >>> ax = draw_gradient_flow({"relu": {"0": 0.1, "2": 0.2}, "sigmoid": {"0": 1e-5, "2": 0.1}})
+    """
+    ax = _axes(ax, (7, 3.5))
+    for label, sizes in flows.items():
+        ax.plot(range(1, len(sizes) + 1), list(sizes.values()), "o-", label=label)
+    ax.set_yscale("log")
+    depth = max(len(sizes) for sizes in flows.values())
+    ax.set_xticks(range(1, depth + 1))
+    ax.set_xlabel("layer (1 = nearest the input)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
     return ax
