@@ -5,7 +5,8 @@ One module per concern:
 - ``helpers.device``: ``get_device()``, decided when called;
 - ``helpers.seeding``: ``seed_everything(seed)``;
 - ``helpers.versions``: ``print_versions(device)`` for a lesson's setup cell;
-- ``helpers.plots``: the drawings lessons call (module trees, yes/no tables);
+- ``helpers.plots``: the drawings lessons call (module trees, yes/no tables, hook timelines);
+- ``helpers.hooks``: ``Hooks``, which owns hook handles and removes them (lesson 05);
 - ``helpers.grading``: ``run_check(task_id, namespace)`` and ``TASKS``;
 - ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``;
 - ``helpers.tasklist``: ``python -m helpers tasks`` prints every task and its statement;

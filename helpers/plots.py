@@ -19,6 +19,7 @@ Each function draws on the ``ax`` it is given (``draw_activation_stats``: the tw
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 from collections.abc import Mapping, Sequence
 
@@ -269,7 +270,7 @@ def draw_hook_timeline(
     for x in range(len(lanes)):
         ax.axvline(x, color="lightgrey", lw=1, zorder=1)
     points = [(lanes.index(where), -i) for i, (_, where) in enumerate(events)]
-    for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(points):
         ax.annotate(
             "",
             (x1, y1),
@@ -345,7 +346,8 @@ def draw_gradient_flow(
         ylabel: the y axis' label.
 
     Example:
-        >>> ax = draw_gradient_flow({"relu": {"0": 0.1, "2": 0.2}, "sigmoid": {"0": 1e-5, "2": 0.1}})
+        >>> flows = {"relu": {"0": 0.1, "2": 0.2}, "sigmoid": {"0": 1e-5, "2": 0.1}}
+        >>> ax = draw_gradient_flow(flows)
     """
     ax = _axes(ax, (7, 3.5))
     for label, sizes in flows.items():
