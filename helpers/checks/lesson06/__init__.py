@@ -1,0 +1,1 @@
+"""Lesson 06 (apply): one module per task, each registering its check on import."""

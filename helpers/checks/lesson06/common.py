@@ -1,0 +1,3 @@
+"""What the checks of lesson 06 share."""
+
+NOTEBOOK = "06_apply"
