@@ -233,3 +233,45 @@ def test_a_result_equal_to_anything_does_not_pass(task_id, value):
     """Checks compare plain values, not whatever the learner's object says about itself."""
     result = run_check(task_id, hostile(task_id, lambda self, *args, **kwargs: value))
     assert result.status == "fail", result.message
+
+
+def test_global_hooks_left_by_learner_code_do_not_leak(task_id):
+    """A learner's code registers global hooks during a check and never removes them: they
+    are gone after the check, and the next check is not affected."""
+    from torch.nn.modules import module as module_api
+
+    def behaviour(self, *args, **kwargs):
+        module_api.register_module_forward_hook(lambda m, a, o: o * 0)
+        module_api.register_module_forward_pre_hook(lambda m, a: None)
+        module_api.register_module_full_backward_hook(lambda m, gi, go: None)
+        raise ValueError("after registering global hooks")
+
+    result = run_check(task_id, hostile(task_id, behaviour))
+    assert result.status == "fail", result.message
+    assert helpers.checks.core.count_global_hooks() == 0
+    assert module_api._global_is_full_backward_hook is None
+    assert run_check(task_id, reference(TASKS[task_id].notebook)).passed
+
+
+def test_the_notebooks_global_hooks_change_no_verdict_and_stay(task_id):
+    """Global hooks the learner registered in the notebook (lesson 05 shows them) neither
+    break a check of the reference nor disappear because of it."""
+    from torch.nn.modules import module as module_api
+
+    def zero_outputs(module, args, output):
+        return output * 0 if isinstance(output, torch.Tensor) else output
+
+    def refuse(module, args):
+        raise RuntimeError("a notebook's global pre-hook")
+
+    handles = [
+        module_api.register_module_forward_hook(zero_outputs),
+        module_api.register_module_forward_pre_hook(refuse),
+    ]
+    try:
+        result = run_check(task_id, reference(TASKS[task_id].notebook))
+        assert result.passed, result.message
+        assert helpers.checks.core.count_global_hooks() == 2
+    finally:
+        for handle in handles:
+            handle.remove()
