@@ -11,7 +11,9 @@
 - ``draw_activation_stats(means, stds)``: each layer's activation mean and standard
   deviation over training steps (lesson 05);
 - ``draw_gradient_flow(flows)``: a gradient size per layer for one or more networks, on a
-  log scale (lesson 05).
+  log scale (lesson 05);
+- ``draw_layer_stds(stds)``: the standard deviation of the activations after each layer of
+  a deep network, one curve per initialization (lesson 06).
 
 Each function draws on the ``ax`` it is given (``draw_activation_stats``: the two
 ``axes``), or on a new figure, and returns the axes.
@@ -32,6 +34,7 @@ __all__ = [
     "draw_activation_stats",
     "draw_gradient_flow",
     "draw_hook_timeline",
+    "draw_layer_stds",
     "draw_module_tree",
     "draw_parameter_tree",
     "draw_yes_no_table",
@@ -339,25 +342,69 @@ def draw_gradient_flow(
 
     Args:
         flows: network label -> (layer name -> a positive gradient size), layers in
-            order from the input to the output; the networks have the same number of
-            layers, which the x axis numbers from 1.
+            order from the input to the output; every network has the same layer names,
+            which label the x axis (those of the first network).
         ax: the axes to draw on (default: a new figure).
         title: the axes' title.
         ylabel: the y axis' label.
 
     Example:
-        >>> flows = {"relu": {"0": 0.1, "2": 0.2}, "sigmoid": {"0": 1e-5, "2": 0.1}}
+        >>> flows = {"relu": {"fc1": 0.1, "out": 0.2}, "sigmoid": {"fc1": 1e-5, "out": 0.1}}
         >>> ax = draw_gradient_flow(flows)
     """
     ax = _axes(ax, (7, 3.5))
     for label, sizes in flows.items():
-        ax.plot(range(1, len(sizes) + 1), list(sizes.values()), "o-", label=label)
+        ax.plot(range(len(sizes)), list(sizes.values()), "o-", label=label)
     ax.set_yscale("log")
-    depth = max(len(sizes) for sizes in flows.values())
-    ax.set_xticks(range(1, depth + 1))
-    ax.set_xlabel("layer (1 = nearest the input)")
+    names = list(next(iter(flows.values())))
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlabel("layer (input side on the left)")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
+    return ax
+
+
+# -- lesson 06: apply
+
+
+def draw_layer_stds(
+    stds: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    *,
+    title: str = "Standard deviation of each layer's output",
+    input_std: float | None = None,
+    ylim: tuple[float, float] | None = None,
+) -> Axes:
+    """Draw the standard deviation of each layer's output, one line per network, log scale.
+
+    A line that stays level keeps the signal's size through the network; one that falls
+    towards zero loses it (and one that climbs blows it up).
+
+    Args:
+        stds: label (an init scheme, say) -> the std of each layer's output, from the
+            layer nearest the input on.
+        ax: the axes to draw on (default: a new figure).
+        title: the axes' title.
+        input_std: the input's std, drawn as a dashed grey line (default: no line).
+        ylim: the y axis' limits (default: matplotlib's); fix them so that pictures compare.
+
+    Example:
+        >>> ax = draw_layer_stds({"default": [0.5, 0.2, 0.1], "kaiming": [0.8, 0.8, 0.8]})
+    """
+    ax = _axes(ax, (6, 3.5))
+    for label, series in stds.items():
+        ax.plot(range(1, len(series) + 1), list(series), "o-", ms=3, label=label)
+    if input_std is not None:
+        ax.axhline(input_std, color="grey", ls="--", lw=1, label="input")
+    ax.set_yscale("log")
+    if ylim is not None:
+        ax.set_ylim(ylim)
+    ax.xaxis.get_major_locator().set_params(integer=True)  # layer numbers, not 2.5
+    ax.set_xlabel("layer (1 = nearest the input)")
+    ax.set_ylabel("std of the layer's output")
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=9)
     return ax

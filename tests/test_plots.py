@@ -6,7 +6,14 @@ import matplotlib
 import pytest
 from torch import nn
 
-from helpers.plots import draw_module_tree, draw_parameter_tree, draw_yes_no_table
+from helpers.plots import (
+    draw_activation_stats,
+    draw_gradient_flow,
+    draw_hook_timeline,
+    draw_module_tree,
+    draw_parameter_tree,
+    draw_yes_no_table,
+)
 
 matplotlib.use("Agg")
 
@@ -64,3 +71,66 @@ def test_yes_no_table_has_headers_and_readable_text():
     assert (cells[(0, 1)], cells[(0, 2)]) == ("saved", "trained")
     assert (cells[(1, 0)], cells[(1, 1)], cells[(1, 2)]) == ("buffer", "yes", "no")
     assert min(c.get_text().get_fontsize() for c in table.get_celld().values()) >= 12
+
+
+def test_hook_timeline_numbers_events_in_their_lanes_and_shades_both_passes():
+    events = [
+        ("forward pre-hook", "fc"),
+        ("forward hook", "fc"),
+        ("tensor hook", "y"),
+        ("backward hook", "fc"),
+    ]
+    ax = draw_hook_timeline(events, lanes=["y", "fc"], title="order")
+    labels = _labels(ax)
+    assert [f"{i:>2}  {kind}" for i, (kind, _) in enumerate(events, 1)] == [
+        label for label in labels if label.endswith("hook")
+    ]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["y", "fc"]
+    markers = [line.get_xydata()[0].tolist() for line in ax.lines if line.get_marker() == "o"]
+    assert markers == [[1, 0], [1, -1], [0, -2], [1, -3]]  # lane index, minus the row
+    assert "forward pass" in labels and "backward pass" in labels
+    assert len(ax.patches) == 2  # one shaded band per pass
+    assert len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) == 3
+    assert ax.get_title() == "order"
+
+
+def test_hook_timeline_lanes_default_to_first_appearance():
+    ax = draw_hook_timeline([("forward hook", "b"), ("forward hook", "a"), ("tensor hook", "b")])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "a"]
+
+
+def test_activation_stats_draw_one_line_per_layer_in_each_panel():
+    means = {"act1": [0.0, 0.1, 0.2], "act2": [0.5, 0.4, 0.3]}
+    stds = {"act1": [1.0, 0.9, 0.8], "act2": [0.2, 0.3, 0.4]}
+    mean_ax, std_ax = draw_activation_stats(means, stds, title="stats")
+    assert [line.get_ydata().tolist() for line in mean_ax.lines] == list(means.values())
+    assert [line.get_ydata().tolist() for line in std_ax.lines] == list(stds.values())
+    legend = [t.get_text() for t in std_ax.get_legend().get_texts()]
+    assert legend == ["act1", "act2"]
+    assert mean_ax.figure._suptitle.get_text() == "stats"
+
+
+def test_gradient_flow_is_logarithmic_with_layer_names_on_the_x_axis():
+    flows = {"relu": {"fc1": 1e-3, "out": 1e-2}, "sigmoid": {"fc1": 1e-9, "out": 1e-2}}
+    ax = draw_gradient_flow(flows)
+    assert ax.get_yscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fc1", "out"]
+    assert [line.get_ydata().tolist() for line in ax.lines] == [[1e-3, 1e-2], [1e-9, 1e-2]]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["relu", "sigmoid"]
+
+
+# -- lesson 06: apply
+
+
+def test_layer_stds_draws_one_line_per_label_from_layer_one_on_a_log_scale():
+    from helpers.plots import draw_layer_stds
+
+    ax = draw_layer_stds(
+        {"default": [0.5, 0.1], "kaiming": [0.8, 0.7]}, title="init", input_std=1.0, ylim=(1e-3, 10)
+    )
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["default", "kaiming", "input"]
+    assert list(lines["kaiming"].get_xdata()) == [1, 2]
+    assert list(lines["kaiming"].get_ydata()) == [0.8, 0.7]
+    assert (ax.get_yscale(), ax.get_ylim(), ax.get_title()) == ("log", (1e-3, 10), "init")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(lines)
