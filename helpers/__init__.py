@@ -7,6 +7,7 @@ One module per concern:
 - ``helpers.versions``: ``print_versions(device)`` for a lesson's setup cell;
 - ``helpers.plots``: the drawings lessons call (module trees, yes/no tables, hook timelines);
 - ``helpers.hooks``: ``Hooks``, which owns hook handles and removes them (lesson 05);
+- ``helpers.data``: ``digits()``, scikit-learn's bundled handwritten digits (lesson 07);
 - ``helpers.grading``: ``run_check(task_id, namespace)`` and ``TASKS``;
 - ``helpers.build``: ``python -m helpers build`` writes ``exercises/`` from ``solutions/``;
 - ``helpers.tasklist``: ``python -m helpers tasks`` prints every task and its statement;
