@@ -104,3 +104,26 @@ def test_test_kernels_use_unique_unix_sockets_not_tcp_ports():
     first, second = IpcKernelManager(), IpcKernelManager()
     assert first.transport == second.transport == "ipc"
     assert first.ip != second.ip
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "helpers.data",
+        "helpers.device",
+        "helpers.grading",
+        "helpers.hooks",
+        "helpers.plots",
+        "helpers.seeding",
+        "helpers.versions",
+    ],
+)
+def test_docstring_examples_run(name):
+    """Every example in a helper module's docstrings prints what it shows."""
+    import doctest
+    import importlib
+
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0, f"{name} has no examples"
+    assert result.failed == 0
