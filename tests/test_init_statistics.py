@@ -34,7 +34,10 @@ from helpers.checks.lesson06.init_weights import (
     UNIFORM_RMS_TOL,
     build_model,
     kaiming_normal_problem,
+    kaiming_spread,
     measure,
+    shared_gain,
+    xavier_spread,
     xavier_uniform_problem,
 )
 
@@ -186,3 +189,59 @@ def test_the_check_gives_one_verdict_at_every_seed(namespace, status, hint):
     assert verdict[0] == status, verdict
     if hint is not None:
         assert hint in verdict[3], verdict
+
+
+# -- gains: the right rule times a factor, told from a rule with the wrong fans --------------------
+
+GAIN_MISTAKES = {
+    "xavier_uniform_ relu gain": (
+        LINEARS,
+        xavier_spread,
+        lambda w, g: nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain("relu"), generator=g),
+        "calculate_gain('relu')",
+    ),
+    "xavier_uniform_ tanh gain": (
+        LINEARS,
+        xavier_spread,
+        lambda w, g: nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain("tanh"), generator=g),
+        "calculate_gain('tanh')",
+    ),
+    "kaiming_normal_ tanh": (
+        CONVS,
+        kaiming_spread,
+        lambda w, g: nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="tanh", generator=g),
+        "calculate_gain('tanh')",
+    ),
+    "kaiming_normal_ linear": (
+        CONVS,
+        kaiming_spread,
+        lambda w, g: nn.init.kaiming_normal_(w, mode="fan_out", nonlinearity="linear", generator=g),
+        "calculate_gain('linear')",
+    ),
+}
+# Every other mistake: the gain the layers share, if any, changes nothing in the diagnosis
+# (a rule with the wrong fans gives each layer its own ratio to the right rule; xavier_normal_
+# and kaiming_uniform_ share the right spread, and their shape names them).
+OTHER_MISTAKES = {
+    **{f"Linear {k}": (LINEARS, xavier_spread, v[0]) for k, v in LINEAR_MISTAKES.items()},
+    **{f"Conv2d {k}": (CONVS, kaiming_spread, v[0]) for k, v in CONV_MISTAKES.items()},
+}
+for _gained in ("Linear xavier_uniform_ relu gain", "Conv2d kaiming_normal_ tanh gain"):
+    OTHER_MISTAKES.pop(_gained)
+
+
+def test_a_gain_is_told_from_wrong_fans_and_named():
+    for seed in range(100):
+        generator = torch.Generator().manual_seed(seed)
+        for mistake, (names, spread, init, named) in GAIN_MISTAKES.items():
+            weights = [init(torch.empty_like(WEIGHTS[n]), generator) for n in names]
+            gain = shared_gain(weights, spread)
+            assert gain is not None, (seed, mistake)
+            problem_of = xavier_uniform_problem if names == LINEARS else kaiming_normal_problem
+            problem = problem_of(weights[0], gain=gain)
+            assert problem is not None and named in problem[2], (seed, mistake, problem)
+        for mistake, (names, spread, init) in OTHER_MISTAKES.items():
+            weights = [init(torch.empty_like(WEIGHTS[n]), generator) for n in names]
+            problem_of = xavier_uniform_problem if names == LINEARS else kaiming_normal_problem
+            with_gain = problem_of(weights[0], gain=shared_gain(weights, spread))
+            assert with_gain == problem_of(weights[0]), (seed, mistake, with_gain)

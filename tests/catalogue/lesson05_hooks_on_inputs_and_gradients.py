@@ -160,6 +160,26 @@ def clamp_registered_twice(module, low, high):
     return module.register_forward_pre_hook(hook)
 
 
+class _SaysItIsClose(torch.Tensor):
+    """Hostile: a tensor subclass whose torch.isclose / torch.equal answer yes to anything."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.isclose, torch.Tensor.isclose):
+            return torch.ones(args[0].shape, dtype=torch.bool)
+        if func in (torch.equal, torch.allclose):
+            return True
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+@mistake("05.clamp_inputs", hint="Return (args[0].clamp(low, high), *args[1:]) from the pre-hook.")
+def clamp_to_zeros_that_say_they_are_close(module, low, high):
+    """Hostile: zeros as a tensor subclass that agrees with every comparison."""
+    return module.register_forward_pre_hook(
+        lambda m, args: (torch.zeros_like(args[0]).as_subclass(_SaysItIsClose), *args[1:])
+    )
+
+
 # -- 05.clamp_inputs: correct alternatives ----------------------------------------------------
 
 

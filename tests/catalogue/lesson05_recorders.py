@@ -8,6 +8,7 @@ import contextlib
 import functools
 import math
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 import torch
 from torch.nn.modules import module as module_api
@@ -305,6 +306,55 @@ class StartAndStopMethods:
             handle.remove()
 
 
+@mistake("05.activation_recorder", hint="all read the loop variable `name` when they run")
+class HooksShareTheLoopVariable(_Recorder):
+    def __enter__(self):
+        for name in self.names:
+
+            def hook(module, args, output):  # reads `name` when it runs: the last name
+                self.activations[name].append(output.detach().clone())  # noqa: B023
+
+            self.handles.append(self.model.get_submodule(name).register_forward_hook(hook))
+        return self
+
+
+@mistake("05.activation_recorder", hint="dict.fromkeys(names, []) puts ONE list")
+class OneListForEveryName(_Recorder):
+    def __init__(self, model, names):
+        super().__init__(model, names)
+        self.activations = dict.fromkeys(self.names, [])  # noqa: RUF024
+
+
+@mistake("05.activation_recorder", hint="filed under another name")
+class PairsNamesWithModulesByPosition(_Recorder):
+    def __enter__(self):
+        # the named modules in registration order, zipped with names in the order given
+        modules = [m for n, m in self.model.named_modules() if n in self.names]
+        for name, module in zip(self.names, modules, strict=True):
+            self.handles.append(module.register_forward_hook(self.hook_for(name)))
+        return self
+
+
+class _SaysItIsClose(torch.Tensor):
+    """Hostile: a tensor subclass whose torch.isclose / torch.equal answer yes to anything."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        if func in (torch.isclose, torch.Tensor.isclose):
+            return torch.ones(args[0].shape, dtype=torch.bool)
+        if func in (torch.equal, torch.allclose):
+            return True
+        return super().__torch_function__(func, types, args, kwargs)
+
+
+@mistake("05.activation_recorder", hint="Append `output.detach().clone()`, the module's output")
+class SnapshotsThatSayTheyAreClose(_Recorder):
+    """Zeros dressed up as a tensor subclass that agrees with every comparison."""
+
+    def snapshot(self, output):
+        return torch.zeros_like(output.detach()).as_subclass(_SaysItIsClose)
+
+
 # -- 05.activation_recorder: correct alternatives ------------------------------------------------
 
 
@@ -417,6 +467,36 @@ class RecorderDelegatingToAGenerator:
 
     def __exit__(self, *exc_info):
         return self._context.__exit__(*exc_info)
+
+
+@correct("05.activation_recorder")
+@dataclass
+class RecorderAsADataclassWithInferenceMode:
+    """A dataclass; snapshots copied under torch.inference_mode() (inference tensors have
+    no version counter); hooks registered with always_call=True."""
+
+    model: torch.nn.Module
+    names: list
+    activations: dict = field(init=False)
+    handles: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.activations = {name: [] for name in self.names}
+
+    def __enter__(self):
+        for name in self.names:
+            module = self.model.get_submodule(name)
+            hook = functools.partial(self._record, name)
+            self.handles.append(module.register_forward_hook(hook, always_call=True))
+        return self
+
+    def _record(self, name, module, args, output):
+        with torch.inference_mode():
+            self.activations[name].append(output.clone())
+
+    def __exit__(self, *exc_info):
+        for handle in self.handles:
+            handle.remove()
 
 
 # -- 05.grad_norms: the shape most mistakes start from -------------------------------------------
@@ -614,6 +694,39 @@ class GradGlobalHookNeverRemoved(_GradRecorder):
 
     def __exit__(self, exc_type, exc_value, traceback):
         pass
+
+
+@mistake("05.grad_norms", hint="all read the loop variable `name` when they run")
+class GradHooksShareTheLoopVariable(_GradRecorder):
+    def __enter__(self):
+        for name in self.names:
+
+            def hook(module, grad_input, grad_output):  # reads `name` late: the last name
+                self.norms[name].append(grad_output[0].norm().item())  # noqa: B023
+
+            module = self.model.get_submodule(name)
+            self.handles.append(module.register_full_backward_hook(hook))
+        return self
+
+
+@mistake("05.grad_norms", hint="dict.fromkeys(names, []) puts ONE list")
+class GradOneListForEveryName(_GradRecorder):
+    def __init__(self, model, names):
+        super().__init__(model, names)
+        self.norms = dict.fromkeys(self.names, [])  # noqa: RUF024
+
+
+@mistake("05.grad_norms", hint="largest singular value")
+class GradSpectralNorm(_GradRecorder):
+    def norm(self, module, grad_input, grad_output):
+        return torch.linalg.norm(grad_output[0], 2).item()  # "the 2-norm" of a matrix
+
+
+@mistake("05.grad_norms", hint="the recorder removed hooks it did not add")
+class GradClearsTheBackwardHookDicts(_GradRecorder):
+    def __exit__(self, exc_type, exc_value, traceback):
+        for name in self.names:
+            self.model.get_submodule(name)._backward_hooks.clear()  # "remove all hooks"
 
 
 # -- 05.grad_norms: correct alternatives --------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from collections import OrderedDict
+from copy import deepcopy
 
 import torch
 from torch.nn.modules.module import register_module_forward_hook
@@ -322,6 +324,56 @@ def summary_freezes_instead_of_no_grad(model, example_input):
     return rows
 
 
+@mistake("05.summary", hint="A leaf called twice has the same parameters at each call")
+def summary_counts_each_parameter_once(model, example_input):
+    rows, counted = [], set()
+
+    def hook(name):
+        def record(module, args, output):
+            row = _row(name, module, output)
+            fresh = [p for p in module.parameters() if p not in counted]  # "no double count"
+            counted.update(fresh)
+            row["num_params"] = sum(p.numel() for p in fresh)
+            rows.append(row)
+
+        return record
+
+    with Hooks() as hooks:
+        for n, m in _leaves(model):
+            hooks.forward(m, hook(n))
+        modes = {m: m.training for m in model.modules()}
+        model.eval()
+        with torch.no_grad():
+            model(example_input)
+        for m, t in modes.items():
+            m.training = t
+    return rows
+
+
+@mistake("05.summary", hint="Buffers are not parameters")
+def summary_counts_the_state_dict(model, example_input):
+    rows = []
+
+    def hook(name):
+        def record(module, args, output):
+            row = _row(name, module, output)
+            row["num_params"] = sum(v.numel() for v in module.state_dict().values())
+            rows.append(row)
+
+        return record
+
+    with Hooks() as hooks:
+        for n, m in _leaves(model):
+            hooks.forward(m, hook(n))
+        modes = {m: m.training for m in model.modules()}
+        model.eval()
+        with torch.no_grad():
+            model(example_input)
+        for m, t in modes.items():
+            m.training = t
+    return rows
+
+
 # -- correct alternatives ---------------------------------------------------------------------
 
 
@@ -424,4 +476,50 @@ def summary_with_kwargs_hooks(model, example_input):
             h.remove()
         for m, flag in modes.values():
             m.training = flag
+    return rows
+
+
+@correct("05.summary")
+def summary_of_a_deep_copy(model, example_input):
+    """The pass runs on copy.deepcopy(model) in eval mode: the caller's model is never
+    touched, so nothing needs restoring."""
+    copy = deepcopy(model).eval()
+    rows = []
+    with Hooks() as hooks:
+        for n, m in _leaves(copy):
+            hooks.forward(m, lambda m, a, o, n=n: rows.append(_row(n, m, o)))
+        with torch.no_grad():
+            copy(example_input)
+    return rows
+
+
+@correct("05.summary")
+def summary_freezing_then_restoring(model, example_input):
+    """No autograd graph because nothing requires grad: every parameter frozen for the pass,
+    each one's requires_grad given back afterwards (OrderedDict rows; p.nelement())."""
+    rows = []
+
+    def record(name, module, args, output):
+        rows.append(
+            OrderedDict(
+                name=name,
+                type=type(module).__name__,
+                output_shape=tuple(output.shape),
+                num_params=sum(p.nelement() for p in module.parameters()),
+            )
+        )
+
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    modes = [(m, m.training) for m in model.modules()]
+    handles = [m.register_forward_hook(functools.partial(record, n)) for n, m in _leaves(model)]
+    try:
+        model.eval().requires_grad_(False)
+        model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+        for p, flag in flags:
+            p.requires_grad_(flag)
+        for m, training in modes:
+            m.training = training
     return rows

@@ -237,7 +237,7 @@ def init_weights_every_weight(module):
     if isinstance(module, nn.Conv2d):
         nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         _zero_bias(module)
-    elif isinstance(module, (*_NORMS, nn.GroupNorm)):
+    elif isinstance(module, _NORMS):
         _norm_ones_zeros(module)
     elif getattr(module, "weight", None) is not None and module.weight.dim() == 2:
         nn.init.xavier_uniform_(module.weight)  # Linear, and the Embedding too
@@ -267,6 +267,148 @@ def init_weights_copy_without_no_grad(module):
         _zero_bias(module)
     elif isinstance(module, _NORMS):
         _norm_ones_zeros(module)
+
+
+@mistake("06.init_weights", hint="InstanceNorm2d is not a BatchNorm")
+def init_weights_norm_base(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        _zero_bias(module)
+    elif isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm)):
+        _norm_ones_zeros(module)  # _NormBase: InstanceNorm too
+
+
+@mistake("06.init_weights", hint="not every class with Norm in its name")
+def init_weights_norm_in_class_name(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        _zero_bias(module)
+    elif "Norm" in type(module).__name__:  # GroupNorm, InstanceNorm too
+        if getattr(module, "weight", None) is not None:
+            nn.init.ones_(module.weight)
+        if getattr(module, "bias", None) is not None:
+            nn.init.zeros_(module.bias)
+
+
+@mistake("06.init_weights", hint="not every convolution")
+def init_weights_every_convolution(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.modules.conv._ConvNd):  # Conv1d too
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        _zero_bias(module)
+    elif isinstance(module, _NORMS):
+        _norm_ones_zeros(module)
+
+
+@mistake("06.init_weights", hint="a gain (calculate_gain('relu'))")
+def init_weights_xavier_relu_gain(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight, gain=nn.init.calculate_gain("relu"))
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        _zero_bias(module)
+    elif isinstance(module, _NORMS):
+        _norm_ones_zeros(module)
+
+
+@mistake("06.init_weights", hint="the gain (calculate_gain('tanh')) is not the ReLU gain")
+def init_weights_kaiming_tanh(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="tanh")
+        _zero_bias(module)
+    elif isinstance(module, _NORMS):
+        _norm_ones_zeros(module)
+
+
+@mistake("06.init_weights", hint="a normal distribution cut off")
+def init_weights_truncated_normal(module):
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        std = math.sqrt(2 / (module.out_channels * math.prod(module.kernel_size)))
+        nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
+        _zero_bias(module)
+    elif isinstance(module, _NORMS):
+        _norm_ones_zeros(module)
+
+
+@mistake("06.init_weights", hint="never assign to them")
+def init_weights_patches_init(module):
+    """Replaces nn.init's function to add a default gain (for every later caller too)."""
+    original = nn.init.xavier_uniform_
+    nn.init.xavier_uniform_ = lambda tensor, gain=1.0: original(tensor, gain)
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+        _zero_bias(module)
+    elif isinstance(module, nn.Conv2d):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        _zero_bias(module)
+    elif isinstance(module, _NORMS):
+        _norm_ones_zeros(module)
+
+
+@correct("06.init_weights")
+def init_weights_match(module):
+    """A match statement on the type, the fans from torch's own helper, .data written."""
+    match module:
+        case nn.Linear():
+            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(module.weight)
+            bound = math.sqrt(6 / (fan_in + fan_out))
+            module.weight.data.uniform_(-bound, bound)
+            if module.bias is not None:
+                module.bias.data.zero_()
+        case nn.Conv2d():
+            # leaky_relu with torch's default slope 0.01: gain sqrt(2 / 1.0001), ReLU's to 1e-4
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="leaky_relu")
+            if module.bias is not None:
+                module.bias.data.zero_()
+        case nn.BatchNorm1d() | nn.BatchNorm2d() | nn.BatchNorm3d() | nn.LayerNorm():
+            if module.weight is not None:
+                module.weight.data.fill_(1.0)
+            if module.bias is not None:
+                module.bias.data.fill_(0.0)
+        case _:
+            pass
+
+
+@functools.singledispatch
+def init_weights_dispatch(module):
+    """functools.singledispatch on the module's class (subclasses dispatch to their base)."""
+
+
+@init_weights_dispatch.register
+def _(module: nn.Linear):
+    nn.init.xavier_uniform_(module.weight)
+    _zero_bias(module)
+
+
+@init_weights_dispatch.register
+def _(module: nn.Conv2d):
+    std = math.sqrt(2 / nn.init._calculate_fan_in_and_fan_out(module.weight)[1])
+    nn.init.trunc_normal_(module.weight, std=std)  # cut at ±2 (absolute): ±30 std here
+    _zero_bias(module)
+
+
+@init_weights_dispatch.register(nn.modules.batchnorm._BatchNorm)
+@init_weights_dispatch.register(nn.LayerNorm)
+def _(module):
+    _norm_ones_zeros(module)
+
+
+correct("06.init_weights")(init_weights_dispatch)
 
 
 # == 06.apply_order =============================================================================
@@ -377,6 +519,13 @@ def apply_order_breadth_first(model):
         for name, child in module.named_children():
             queue.append((f"{prefix}.{name}" if prefix else name, child))
     return out[::-1]
+
+
+@mistake("06.apply_order", hint="Those are the names sorted alphabetically")
+def apply_order_reverse_sorted(model):
+    """Reverse alphabetical order puts 'body.1.proj' before 'body.1' before 'body': children
+    before parents, but siblings by name."""
+    return sorted((name for name, _ in model.named_modules()), reverse=True)
 
 
 @mistake("06.apply_order", hint="Deepest first is not apply's order")
@@ -508,6 +657,14 @@ def preorder_apply_leaves_only(module, fn):
     return module
 
 
+@mistake("06.preorder_apply", hint="child.apply(fn) is Module.apply")
+def preorder_apply_children_apply(module, fn):
+    fn(module)
+    for child in module.children():
+        child.apply(fn)  # post-order below the root
+    return module
+
+
 @mistake("06.preorder_apply", hint="Call fn with the module alone")
 def preorder_apply_passes_names(module, fn):
     for name, m in module.named_modules():
@@ -617,6 +774,11 @@ def register_hooks_by_type_with_kwargs(model, cls, hook):
     ]
 
 
+@mistake("06.hooks_by_type", hint="Return a list, as the task asks")
+def register_hooks_by_type_tuple(model, cls, hook):
+    return tuple(m.register_forward_hook(hook) for m in model.modules() if isinstance(m, cls))
+
+
 @mistake("06.hooks_by_type", hint="not a dict")
 def register_hooks_by_type_dict(model, cls, hook):
     return {
@@ -704,6 +866,21 @@ def add_name_repr_truthy(module):
     name = getattr(module, "name", None)
     if name:
         module.extra_repr = lambda: f"name={name}"
+
+
+@mistake("06.name_repr", hint="This module's name is None, and it has one")
+def add_name_repr_not_none(module):
+    if getattr(module, "name", None) is not None:
+        module.extra_repr = functools.partial(_show_name, module)
+
+
+@mistake("06.name_repr", hint="Leave __repr__ and the module's class alone")
+def add_name_repr_new_subclass(module):
+    """Moves the instance to a new subclass of its own (which prints under its own name)."""
+    if hasattr(module, "name"):
+        module.__class__ = type(
+            f"Named{type(module).__name__}", (type(module),), {"extra_repr": _show_name}
+        )
 
 
 @mistake("06.name_repr", hint="not 'name' in vars(module)")

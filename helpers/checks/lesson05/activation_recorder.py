@@ -25,9 +25,12 @@ from helpers.checks.lesson05.recorders import (
     expect_exception_propagates,
     expect_hooks_removed,
     expect_list_per_name,
+    misfiled_hint,
     observe,
+    plain,
     reraise_body_error,
     run_block,
+    tensor_flags,
 )
 from helpers.device import get_device
 
@@ -107,10 +110,11 @@ def _passes(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, w: torch.Tenso
     run = _Run()
     run.y1 = model(x1)
     if isinstance(run.y1, torch.Tensor):
-        run.y1_value = run.y1.detach().clone()
+        run.y1_value = plain(run.y1).detach().clone()
         if run.y1.requires_grad:
             params = list(model.parameters())
-            run.grads = torch.autograd.grad((run.y1 * w).sum(), params, allow_unused=True)
+            grads = torch.autograd.grad((run.y1 * w).sum(), params, allow_unused=True)
+            run.grads = tuple(plain(g) for g in grads)
     run.y2 = model(x2)
     return run
 
@@ -323,7 +327,9 @@ def _expect_counts(t: Checker, lists: dict[str, list[Any]], calls: dict[str, lis
             "__init__ and again in __enter__). Register each hook once."
         )
     else:
-        hint = "Append one snapshot to the name's list at each forward call of that module."
+        hint = misfiled_hint(expected, got, "snapshot") or (
+            "Append one snapshot to the name's list at each forward call of that module."
+        )
     t.fail(
         "the number of snapshots per name is wrong",
         expected=_counts_text(expected),
@@ -393,9 +399,10 @@ def _expect_tensors(t: Checker, snapshots: dict[str, list[Any]]) -> None:
 
 def _expect_detached(t: Checker, snapshots: dict[str, list[Any]]) -> None:
     for name, i, item in _items(snapshots):
-        if not item.requires_grad and item.grad_fn is None:
+        requires_grad, grad_fn = tensor_flags(item)
+        if not requires_grad and grad_fn is None:
             continue
-        kind = type(item.grad_fn).__name__
+        kind = type(grad_fn).__name__
         if kind.startswith("Clone"):
             hint = (
                 "`.clone()` alone keeps the snapshot in the graph (grad_fn CloneBackward): "
@@ -410,13 +417,23 @@ def _expect_detached(t: Checker, snapshots: dict[str, list[Any]]) -> None:
         t.fail(
             f"activations[{name!r}][{i}] is not detached from the graph",
             expected="requires_grad=False, grad_fn None",
-            got=f"requires_grad={item.requires_grad}, grad_fn {kind}",
+            got=f"requires_grad={requires_grad}, grad_fn {kind}",
             hint=hint,
         )
 
 
 def _inplace_hint(item: torch.Tensor) -> str:
-    if item._version > 0:  # .detach() shares the output's version counter
+    try:
+        version: int | None = item._version
+    except RuntimeError:  # an inference tensor (made under inference_mode) has no counter
+        version = None
+    if version is None:
+        return (
+            "The snapshot shares storage with the output, so the ReLU(inplace=True) that "
+            "follows (or any later in-place operation) rewrites what was stored: store a "
+            "copy, `output.detach().clone()`."
+        )
+    if version > 0:  # .detach() shares the output's version counter
         return (
             "`.detach()` shares storage with the output, so the ReLU(inplace=True) that "
             "follows (or any later in-place operation) rewrites what was stored; `.cpu()` "
@@ -433,6 +450,7 @@ def _expect_snapshots(
     t: Checker, snapshots: dict[str, list[Any]], calls: dict[str, list[_Call]]
 ) -> None:
     for name, i, item in _items(snapshots):
+        item = plain(item)
         call = calls[name][i]
         got = item if item.device == call.output.device else item.to(call.output.device)
         t.expect_close(
@@ -473,7 +491,7 @@ def _expect_kept(
         same = same and all(
             isinstance(k, torch.Tensor)
             and k.shape == v.shape
-            and equal(k.detach().cpu(), v.detach().cpu())
+            and equal(plain(k).detach().cpu(), plain(v).detach().cpu())
             for k, v in zip(kept, items, strict=True)
         )
         if not same:

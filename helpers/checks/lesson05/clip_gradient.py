@@ -34,6 +34,7 @@ import torch
 
 from helpers.checks.core import Checker, describe, equal, mismatch_facts, preview, task
 from helpers.checks.lesson05.common import NOTEBOOK
+from helpers.checks.lesson05.recorders import plain
 
 MAX_NORM = 4.0  # not 1 (a gradient divided by its norm alone has norm 1), and above
 # sqrt(12), the largest ratio of L1 to L2 norm of a (3, 4) gradient: no L1 mistake looks like it
@@ -263,7 +264,7 @@ def _grad_of(t: Checker, x: torch.Tensor, name: str) -> torch.Tensor:
             hint="Return the rescaled gradient from the hook (a tensor shaped like its "
             "argument); the hook must not stop it or replace .grad.",
         )
-    return x.grad.detach().clone()
+    return plain(x.grad).detach().clone()
 
 
 @task(

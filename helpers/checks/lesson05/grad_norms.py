@@ -33,6 +33,7 @@ from helpers.checks.lesson05.recorders import (
     expect_hooks_removed,
     expect_list_per_name,
     global_backward_hooks,
+    misfiled_hint,
     module_backward_hooks,
     observe,
     reraise_body_error,
@@ -163,8 +164,9 @@ class _Seen:
     second: Observed | None = None
 
 
-def _own_hook(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
-    """A hook of the model's own, there before the recorder (it changes nothing)."""
+def _own_hook(module: nn.Module, grad_input: Any, grad_output: Any) -> None:
+    """A full backward hook of the model's own, there before the recorder (it changes
+    nothing): a recorder that clears module._backward_hooks removes it too."""
 
 
 @task(
@@ -219,7 +221,7 @@ def _check(t: Checker, Recorder: Any, models: list[nn.Module]) -> None:
     model = new_model()
     expected = [_reference(model, names, x1, w1), _reference(model, names, x2, w2)]
     # a hook the model already has, which must stay: the recorder removes only its own
-    model.get_submodule("encoder.0").register_forward_hook(_own_hook)
+    model.get_submodule("encoder.2").register_full_backward_hook(_own_hook)
     before = HookCount(HookCount.of(model).modules, no_globals)
     recorder = build_recorder(t, Recorder, model, names, what=CALL)
 
@@ -244,6 +246,7 @@ def _check(t: Checker, Recorder: Any, models: list[nn.Module]) -> None:
             what=f"recorder = {CALL}; with recorder: ...",
             use_as=False,
             names=names,
+            hints=_MIXED_KINDS_HINTS,
         )
         _expect_backward_hooks(t, seen, names)
 
@@ -398,6 +401,22 @@ _BACKWARD_HINTS = (
     ),
 )
 
+DEPRECATED = (
+    "register_backward_hook is deprecated: it gives a FutureWarning and its grad_output can "
+    "be wrong (for a module whose output is the second piece of a split, grad_output[0] is "
+    "the first piece's gradient, None). Use module.register_full_backward_hook(hook), with "
+    "hook(module, grad_input, grad_output)."
+)
+
+# `encoder.2` of the model the recorder is used on already has a full backward hook.
+_MIXED_KINDS_HINTS = (
+    (
+        "Cannot use both regular backward hooks and full backward hooks",
+        DEPRECATED + " A module refuses one kind once it has the other, and this model's "
+        "`encoder.2` already had a full backward hook.",
+    ),
+)
+
 _NO_BACKWARD_HINTS = (
     (
         "'tuple' object has no attribute",
@@ -422,13 +441,7 @@ def _expect_backward_hooks(t: Checker, seen: _Seen, names: tuple[str, ...]) -> N
         return
     first_level = [name for name in names if "." not in name]
     if glob.old or any(seen.hooks[name].old for name in names):
-        hint = (
-            "register_backward_hook is deprecated: it gives a FutureWarning and its "
-            "grad_output can be wrong (for a module whose output is the second piece of a "
-            "split, grad_output[0] is the first piece's gradient, None). Use "
-            "module.register_full_backward_hook(hook), with hook(module, grad_input, "
-            "grad_output)."
-        )
+        hint = DEPRECATED
     elif first_level and all(seen.hooks[name].ok for name in first_level):
         hint = (
             "Only first-level names got a hook: named_children() (or model._modules) has only "
@@ -488,7 +501,7 @@ def _expect_counts(
             "name's list in it."
         )
     else:
-        hint = (
+        hint = misfiled_hint(expected, got, "entry") or (
             "Append one entry to the name's list each time a backward pass goes through "
             "that module (and none for a module the pass does not go through)."
         )
@@ -560,6 +573,12 @@ def _candidates(call: _Call) -> list[tuple[float | None, str]]:
             float(g.abs().sum()),
             "This is the L1 norm (the sum of absolute values): the task asks for the L2 norm, "
             "grad_output[0].norm() (p=2, the default).",
+        ),
+        (
+            float(torch.linalg.matrix_norm(g, ord=2)) if g.dim() == 2 else None,
+            "torch.linalg.norm(g, 2) of a matrix is its largest singular value, not the L2 "
+            "norm of all its elements: take grad_output[0].norm() (or "
+            "torch.linalg.vector_norm).",
         ),
         (
             float(g.norm(dim=-1).mean()) if g.dim() > 1 else None,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
 
@@ -35,11 +36,14 @@ __all__ = [
     "expect_hooks_removed",
     "expect_list_per_name",
     "global_backward_hooks",
+    "misfiled_hint",
     "module_backward_hooks",
     "name_hints",
     "observe",
+    "plain",
     "reraise_body_error",
     "run_block",
+    "tensor_flags",
 ]
 
 
@@ -77,12 +81,15 @@ class Observed:
         lists: for each name present as a key, a copy of its list (or the value itself
             when it is not a list).
         keys: the dict's keys (at most 20).
+        shared: names whose value is the very list object of an earlier name
+            (``dict.fromkeys(names, [])``).
     """
 
     missing: bool = False
     mapping: Any = None
     lists: dict[str, Any] = field(default_factory=dict)
     keys: list[Any] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
 
 
 def observe(recorder: Any, attribute: str, names: Sequence[str]) -> Observed:
@@ -95,12 +102,37 @@ def observe(recorder: Any, attribute: str, names: Sequence[str]) -> Observed:
     if not isinstance(mapping, dict):
         return Observed(mapping=mapping)
     lists: dict[str, Any] = {}
+    shared: list[str] = []
+    seen: set[int] = set()
     for name in names:
         if dict.__contains__(mapping, name):
             value = dict.__getitem__(mapping, name)
+            if isinstance(value, list):
+                if id(value) in seen:
+                    shared.append(name)
+                seen.add(id(value))
             lists[name] = list.copy(value) if isinstance(value, list) else value
     keys = list(dict.keys(mapping))[:20]
-    return Observed(mapping=mapping, lists=lists, keys=keys)
+    return Observed(mapping=mapping, lists=lists, keys=keys, shared=shared)
+
+
+# -- learner tensors, read as plain tensors ---------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A tensor subclass's value as a plain ``torch.Tensor`` (sharing its storage), so that
+    no ``__torch_function__`` of the learner's answers the check's comparisons; anything
+    else as it is."""
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+        with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
+            return torch.Tensor.as_subclass(value, torch.Tensor)
+    return value
+
+
+def tensor_flags(value: torch.Tensor) -> tuple[bool, Any]:
+    """``(requires_grad, grad_fn)`` as torch keeps them (a subclass's properties set aside)."""
+    base = torch._C.TensorBase
+    return bool(base.requires_grad.__get__(value)), base.grad_fn.__get__(value)
 
 
 # -- running a with block ---------------------------------------------------------------------
@@ -328,6 +360,15 @@ def expect_list_per_name(
             got=f"{name!r}: {describe(value)}",
             hint="Keep one list per name and append to it: `{name: [] for name in names}`.",
         )
+    if seen.shared:
+        t.fail(
+            f"{what} holds one list shared by several names",
+            expected="a list of its own for each name",
+            got=f"{_names_text(seen.shared[:3])} share the list of an earlier name",
+            hint="dict.fromkeys(names, []) puts ONE list under every name, so each entry "
+            "shows under all of them: make a new list per name, "
+            f"`self.{attribute} = {{name: [] for name in names}}`.",
+        )
     if empty:
         filled = {name: len(v) for name, v in seen.lists.items() if v}
         if filled:
@@ -413,6 +454,28 @@ def expect_exception_propagates(t: Checker, block: Block) -> None:
         hint="__exit__ swallows the exception when it returns a true value: return None "
         "(no `return True`; with @contextmanager, no `except` around the `yield` that "
         "does not raise again).",
+    )
+
+
+def misfiled_hint(expected: dict[str, int], got: dict[str, int], what: str) -> str | None:
+    """The hint for entries filed under the wrong names (as many as expected in all), or
+    None. ``what``: the entries, e.g. "snapshot"."""
+    if sum(got.values()) != sum(expected.values()) or got == expected:
+        return None
+    filled = [name for name in expected if got[name]]
+    if len(filled) == 1 and len(expected) > 1:
+        return (
+            f"Every {what} went to the list of one name, {filled[0]!r}: the hooks, defined in "
+            "a loop, all read the loop variable `name` when they run, after the loop has "
+            "ended (its last value). "
+            "Give each hook its own name: a default argument "
+            "(`def hook(module, ..., name=name)`), functools.partial, or a function that "
+            "makes the hook."
+        )
+    return (
+        f"Each call made one {what}, filed under another name: the hook registered on "
+        "model.get_submodule(name) must append to the list of that same name (pairing "
+        "names with modules by position, e.g. zip(names, model.modules()), mixes them up)."
     )
 
 

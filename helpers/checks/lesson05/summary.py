@@ -1,9 +1,11 @@
 """The check of ``05.summary``: one row per call of a leaf module, the model left as it was.
 
 The model the check summarises calls its leaves out of registration order, calls one
-twice, never calls another, holds a frozen parameter, a BatchNorm in training mode and
-submodules in mixed train/eval modes, and carries a parameter-free leaf (``Tap``) that
-records, at each call, whether it ran in training mode and with gradients tracked.
+that has a parameter (a PReLU) twice, never calls another, holds a frozen parameter, a
+BatchNorm in training mode and submodules in mixed train/eval modes, and carries a
+parameter-free leaf (``Tap``) that records, at each call, whether it ran in training mode
+and whether autograd recorded the pass (its input requires grad). Its record survives
+``copy.deepcopy``: a summary that runs a copy of the model is seen too.
 """
 
 from __future__ import annotations
@@ -33,26 +35,36 @@ KEYS = ("name", "type", "output_shape", "num_params")
 _BATCH = 4
 
 
+class _Log(list):
+    """A list that a deep copy shares: ``copy.deepcopy(model)`` keeps writing to it."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Log:
+        return self
+
+
 class Tap(nn.Module):
-    """A leaf without parameters that records its mode and torch's grad mode at each call."""
+    """A leaf without parameters that records, at each call, its mode and whether autograd
+    records the pass (its input requires grad: parameters before it do, unless gradients
+    are off)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.seen: list[tuple[bool, bool]] = []
+        self.seen: _Log = _Log()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen.append((self.training, torch.is_grad_enabled()))
+        self.seen.append((self.training, bool(x.requires_grad)))
         return x
 
 
 class _Block(nn.Module):
-    """Registered norm, proj, act; called proj, act, norm, act (act twice)."""
+    """Registered norm, proj, act; called proj, act, norm, act (act, with its one
+    parameter, twice)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.norm = nn.BatchNorm1d(width)
         self.proj = nn.Linear(width, width)
-        self.act = nn.ReLU()
+        self.act = nn.PReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(self.act(self.proj(x))))
@@ -78,9 +90,9 @@ class _Net(nn.Module):
 _EXPECTED = [
     ("embed", "Linear", (_BATCH, 8), 48),
     ("body.block.proj", "Linear", (_BATCH, 8), 72),
-    ("body.block.act", "ReLU", (_BATCH, 8), 0),
+    ("body.block.act", "PReLU", (_BATCH, 8), 1),
     ("body.block.norm", "BatchNorm1d", (_BATCH, 8), 16),
-    ("body.block.act", "ReLU", (_BATCH, 8), 0),
+    ("body.block.act", "PReLU", (_BATCH, 8), 1),
     ("body.drop", "Dropout", (_BATCH, 8), 0),
     ("tap", "Tap", (_BATCH, 8), 0),
     ("head", "Linear", (_BATCH, 3), 27),
@@ -211,7 +223,7 @@ def check_summary(t: Checker) -> None:
             )
 
     with t.probe("the forward pass runs in eval mode"):
-        training, grad_enabled = model.tap.seen[0]
+        training, tracked = model.tap.seen[0]
         if training:
             t.fail(
                 "the forward pass ran in training mode",
@@ -223,16 +235,16 @@ def check_summary(t: Checker) -> None:
             )
 
     with t.probe("the forward pass does not track gradients"):
-        if grad_enabled:
+        if tracked:
             t.fail(
                 "the forward pass tracked gradients",
-                expected="torch.is_grad_enabled() False while the model runs",
-                got="True",
+                expected="no autograd graph recorded while the model runs",
+                got="a leaf's input had requires_grad=True (autograd recorded the pass)",
                 hint="Run the forward pass under `with torch.no_grad():` (or "
                 "torch.inference_mode()): a summary needs no graph.",
             )
 
-    _expect_leaf_rows(t, rows)
+    _expect_leaf_rows(t, rows, model)
 
     with t.probe("no hook is left on the model or among the global hooks"):
         left = count_hooks(model)
@@ -282,7 +294,7 @@ def check_summary(t: Checker) -> None:
             t.fail(
                 "summary(nn.Linear(3, 2), x) gave the wrong rows",
                 expected=str([want]),
-                got=str(rows)[:300],
+                got=_text(rows),
                 hint="A module with no children is a leaf, the model itself included (its "
                 "qualified name in named_modules() is ''): hook every module whose "
                 "children() is empty, the root too.",
@@ -290,16 +302,27 @@ def check_summary(t: Checker) -> None:
 
 
 def _row(row: dict[str, Any]) -> tuple[Any, ...]:
-    shape = row["output_shape"]
+    """A row as plain values (None for a value of the wrong kind): a learner's object that
+    says it equals anything cannot pass."""
+    name, kind, shape, count = (row[key] for key in KEYS)
     return (
-        row["name"],
-        row["type"],
-        tuple(shape) if isinstance(shape, tuple) else shape,
-        row["num_params"],
+        name if type(name) is str else None,
+        kind if type(kind) is str else None,
+        tuple(int(d) for d in shape)
+        if isinstance(shape, tuple) and all(_is_int(d) for d in shape)
+        else None,
+        int(count) if _is_int(count) else None,
     )
 
 
-def _expect_leaf_rows(t: Checker, rows: list[dict[str, Any]]) -> None:
+def _text(value: Any) -> str:
+    try:
+        return str(value)[:300]
+    except Exception:
+        return describe(value)
+
+
+def _expect_leaf_rows(t: Checker, rows: list[dict[str, Any]], model: nn.Module) -> None:
     # Plain values only (type(...) is str, int(...)): a learner's object that says it equals
     # anything cannot pass.
     names = [row["name"] if type(row["name"]) is str else describe(row["name"]) for row in rows]
@@ -395,6 +418,7 @@ def _expect_leaf_rows(t: Checker, rows: list[dict[str, Any]]) -> None:
                 )
 
     with t.probe("each row's num_params counts the module's own parameters, trainable or not"):
+        counted: set[str] = set()  # names whose row had the right count already
         for row, (name, _, _, count) in zip(rows, _EXPECTED, strict=True):
             got = row["num_params"]
             if not _is_int(got):
@@ -405,18 +429,38 @@ def _expect_leaf_rows(t: Checker, rows: list[dict[str, Any]]) -> None:
                     hint="sum(p.numel() for p in module.parameters()) is a Python int; "
                     "keep it one (no tensor, no float).",
                 )
-            if int(got) != count:
-                frozen = name == "head" and got == 3
+            got = int(got)
+            if got != count:
+                buffers = sum(b.numel() for b in model.get_submodule(name).buffers())
+                if name == "head" and got == 3:
+                    hint = (
+                        "Count every parameter, trainable or not: `head.weight` is frozen "
+                        "(requires_grad=False) and still counts."
+                    )
+                elif buffers and got == count + buffers:
+                    hint = (
+                        "Buffers are not parameters: BatchNorm's running_mean, running_var "
+                        "and num_batches_tracked (in its state_dict()) do not count. Count "
+                        "module.parameters() only."
+                    )
+                elif name in counted and got == 0:
+                    hint = (
+                        "A leaf called twice has the same parameters at each call: give "
+                        "every row the module's own count, not 0 for parameters already "
+                        "counted in an earlier row."
+                    )
+                else:
+                    hint = (
+                        "num_params is the number of scalar values in the module's own "
+                        "parameters: sum(p.numel() for p in module.parameters())."
+                    )
                 t.fail(
                     f"the num_params of `{name}` is wrong",
                     expected=str(count),
                     got=str(got),
-                    hint="Count every parameter, trainable or not: `head.weight` is frozen "
-                    "(requires_grad=False) and still counts."
-                    if frozen
-                    else "num_params is the number of scalar values in the module's own "
-                    "parameters: sum(p.numel() for p in module.parameters()).",
+                    hint=hint,
                 )
+            counted.add(name)
 
 
 def _expect_unchanged(

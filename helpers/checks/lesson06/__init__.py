@@ -11,8 +11,9 @@
 - ``name_repr``: ``06.name_repr``, a per-instance ``extra_repr`` for modules that have a
   ``name``.
 
-``common`` holds what they share: the notebook's name and ``ClassGuard``, which undoes
-and reports changes a learner's code makes to classes.
+``common`` holds what they share: the notebook's name, the checks' models (built with
+``torch.nn.init`` as imported) and ``ClassGuard``, which undoes and reports changes a
+learner's code makes to classes, ``torch.Tensor`` and ``torch.nn.init``.
 """
 
 from helpers.checks.lesson06 import (

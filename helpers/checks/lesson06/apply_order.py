@@ -21,6 +21,7 @@ from helpers.checks.lesson06.common import (
     ClassGuard,
     Tree,
     breadth_first,
+    built,
     changes,
     module_classes,
     post_order,
@@ -87,7 +88,7 @@ def check_apply_order(t: Checker) -> None:
     apply_order = t.function("apply_order")
 
     with t.probe(f"{CALL} returns a list of str for a nested model"):
-        model = Tree()
+        model = built(Tree)
         before = snapshot(model)
         got = _call(t, apply_order, model, CALL)
 
@@ -115,7 +116,8 @@ def check_apply_order(t: Checker) -> None:
             )
 
     with t.probe("a model without children gives ['']"):
-        got = _call(t, apply_order, nn.Linear(2, 2), "apply_order(nn.Linear(2, 2))")
+        layer = built(nn.Linear, 2, 2)
+        got = _call(t, apply_order, layer, "apply_order(nn.Linear(2, 2))")
         if got != [""]:
             t.fail(
                 "apply_order(nn.Linear(2, 2)) is wrong",
@@ -194,6 +196,12 @@ def _expect_order(t: Checker, got: list[str], expected: list[str], model: nn.Mod
             "Reversing named_modules() puts children before parents, but it reverses the "
             "siblings too (as a stack that pops the last child first does): apply visits "
             "the children in registration order. Record what model.apply(fn) visits instead."
+        )
+    elif got in (sorted(expected), sorted(expected, reverse=True)):
+        hint = (
+            "Those are the names sorted alphabetically: apply visits the children in "
+            "registration order (the order of named_children(), here `out` before `body`, "
+            "`b` before `a`), not by name. Record what model.apply(fn) visits instead."
         )
     elif got in (_names(breadth_first(model)), _names(breadth_first(model))[::-1]):
         hint = (

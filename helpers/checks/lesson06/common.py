@@ -8,21 +8,63 @@ given (their whole MRO, ``nn.Module`` included) before the call, and afterwards 
 whatever was assigned, replaced or deleted, and deletes what was added, then fails the
 check naming the change. It runs inside the check, so it restores ``nn.Module`` before the
 grader's tamper guard (``helpers.grading``) looks: the learner gets this specific message
-rather than the generic "the grader or torch was modified" one.
+rather than the generic "the grader or torch was modified" one. It watches
+``torch.Tensor``, ``nn.Parameter`` and the functions of ``torch.nn.init`` too
+(``nn.init.xavier_uniform_ = ...``, ``torch.Tensor.std = ...`` inside the learner's code).
+
+``init_as_imported`` builds the checks' own modules with ``torch.nn.init`` as torch was
+imported: a notebook that replaced ``nn.init.kaiming_uniform_`` (which every ``nn.Linear``
+constructor calls) neither breaks a check nor changes its verdict.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from types import TracebackType
-from typing import Any
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from types import ModuleType, TracebackType
+from typing import Any, TypeVar
 
+import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
 
 from helpers.checks.core import Checker, Fail, NotImplementedYet, equal
 
 NOTEBOOK = "06_apply"
+
+# torch.nn.init as torch was imported (before any learner code ran): the checks build their
+# modules with it, and ClassGuard watches it.
+_INIT = nn.init
+_INIT_AS_IMPORTED = dict(vars(_INIT))
+_M = TypeVar("_M")
+
+
+@contextlib.contextmanager
+def init_as_imported() -> Iterator[None]:
+    """While the body runs, every function of ``torch.nn.init`` is the one torch was imported
+    with (torch's layers initialize themselves through them); whatever the notebook had
+    assigned there is put back afterwards."""
+    space = vars(_INIT)
+    replaced = {
+        key: space.get(key, _MISSING)
+        for key, value in _INIT_AS_IMPORTED.items()
+        if space.get(key, _MISSING) is not value
+    }
+    try:
+        space.update({key: _INIT_AS_IMPORTED[key] for key in replaced})
+        yield
+    finally:
+        for key, value in replaced.items():
+            if value is _MISSING:
+                space.pop(key, None)
+            else:
+                space[key] = value
+
+
+def built(factory: Callable[..., _M], *args: Any, **kwargs: Any) -> _M:
+    """``factory(*args, **kwargs)`` (one of the check's own models) with ``init_as_imported``."""
+    with init_as_imported():
+        return factory(*args, **kwargs)
 
 
 # -- a nested model and its traversal orders ---------------------------------------------------
@@ -172,8 +214,9 @@ _MISSING = object()
 
 def module_classes(*modules: nn.Module) -> list[type]:
     """The classes of ``modules`` and all their submodules, with every base class up to and
-    including ``nn.Module`` (``object`` cannot be changed), each once."""
-    classes: dict[type, None] = {nn.Module: None}
+    including ``nn.Module`` (``object`` cannot be changed), each once; and ``torch.Tensor``
+    and ``nn.Parameter``, whose methods the checks measure tensors with."""
+    classes: dict[type, None] = {nn.Module: None, torch.Tensor: None, nn.Parameter: None}
     for root in modules:
         for module in root.modules():
             for klass in type(module).__mro__:
@@ -183,18 +226,21 @@ def module_classes(*modules: nn.Module) -> list[type]:
 
 
 class ClassGuard:
-    """A context manager: classes as they were before the body, and a failure if they were not.
+    """A context manager: classes (and ``torch.nn.init``) as they were before the body, and a
+    failure if they were not.
 
     Args:
         t: the checker (the failure goes through ``t.fail``).
-        classes: the classes to watch (see ``module_classes``).
+        classes: the classes to watch (see ``module_classes``); ``torch.nn.init`` is watched
+            too.
         what: the learner's call, for the message (``"model.apply(add_name_repr)"``).
     """
 
     def __init__(self, t: Checker, classes: Iterable[type], *, what: str) -> None:
         self.t = t
         self.what = what
-        self.saved = {klass: dict(vars(klass)) for klass in classes}
+        owners: list[type | ModuleType] = [*classes, _INIT]
+        self.saved = {owner: dict(vars(owner)) for owner in owners}
 
     def __enter__(self) -> ClassGuard:
         return self
@@ -208,48 +254,89 @@ class ClassGuard:
         changes = self.restore()
         # A time limit, an exit() or an interrupt goes on as it is (the classes are back).
         reportable = exc is None or isinstance(exc, (Exception, Fail, NotImplementedYet))
-        if changes and reportable:
-            shown = ", ".join(changes[:3]) + (
-                f" and {len(changes) - 3} more" if len(changes) > 3 else ""
-            )
+        if not (changes and reportable):
+            return
+        shown = ", ".join(text for _, text in changes[:3]) + (
+            f" and {len(changes) - 3} more" if len(changes) > 3 else ""
+        )
+        owners = {owner for owner, _ in changes}
+        put_back = "The check has put it back, so nothing else sees the change."
+        if _INIT in owners:
             self.t.fail(
-                f"{self.what} changed a class, not only instances",
-                expected="every class as it was (only the module instances change)",
+                f"{self.what} changed torch.nn.init",
+                expected="torch.nn.init's functions as they were",
                 got=shown,
-                facts=["The check has put the class back, so nothing else sees the change."],
-                hint="An assignment to a class (`type(module).extra_repr = ...`, "
-                "`nn.Linear.forward = ...`) changes every instance of it, in every model "
-                "of the notebook: give the one instance what it needs (`module.attr = ...`).",
+                facts=[put_back],
+                hint="Call nn.init's functions, nn.init.xavier_uniform_(module.weight); "
+                "never assign to them: `nn.init.xavier_uniform_ = ...` changes them for the "
+                "whole notebook, torch's own layers included (their constructors initialize "
+                "their weights through nn.init).",
             )
+        if all(not issubclass(owner, nn.Module) for owner in owners):
+            self.t.fail(
+                f"{self.what} changed torch.Tensor",
+                expected="torch.Tensor and nn.Parameter as they were",
+                got=shown,
+                facts=[put_back],
+                hint="An assignment to torch.Tensor (`torch.Tensor.std = ...`) changes every "
+                "tensor of the notebook: work on the module's own tensors with torch's "
+                "functions, and leave torch's classes as they are.",
+            )
+        self.t.fail(
+            f"{self.what} changed a class, not only instances",
+            expected="every class as it was (only the module instances change)",
+            got=shown,
+            facts=[put_back],
+            hint="An assignment to a class (`type(module).extra_repr = ...`, "
+            "`nn.Linear.forward = ...`) changes every instance of it, in every model "
+            "of the notebook: give the one instance what it needs (`module.attr = ...`).",
+        )
 
-    def restore(self) -> list[str]:
-        """Put every watched class back as it was; return what had changed."""
-        changes: list[str] = []
-        for klass, saved in self.saved.items():
-            now = dict(vars(klass))
-            name = klass.__qualname__
+    def restore(self) -> list[tuple[Any, str]]:
+        """Put every watched class back as it was; return what had changed: (the class or
+        module, a phrase)."""
+        changes: list[tuple[Any, str]] = []
+        for owner, saved in self.saved.items():
+            now = dict(vars(owner))
+            name = _owner_name(owner)
             for key in sorted(now.keys() - saved.keys() - _CACHES):
-                changes.append(f"`{name}.{key}` was added")
-                _set(klass, key, _MISSING)
+                changes.append((owner, f"`{name}.{key}` was added"))
+                _set(owner, key, _MISSING)
             for key, value in saved.items():
                 current = now.get(key, _MISSING)
                 if current is value:
                     continue
                 changes.append(
-                    f"`{name}.{key}` was deleted"
-                    if current is _MISSING
-                    else f"`{name}.{key}` was replaced"
+                    (
+                        owner,
+                        f"`{name}.{key}` was deleted"
+                        if current is _MISSING
+                        else f"`{name}.{key}` was replaced",
+                    )
                 )
-                _set(klass, key, value)
+                _set(owner, key, value)
         return changes
 
 
-def _set(klass: type, key: str, value: Any) -> None:
-    """Set (or with ``_MISSING`` delete) a class attribute, as ``type`` itself does."""
+def _owner_name(owner: type | ModuleType) -> str:
+    if isinstance(owner, ModuleType):
+        return owner.__name__
+    return "torch.Tensor" if owner is torch.Tensor else owner.__qualname__
+
+
+def _set(owner: type | ModuleType, key: str, value: Any) -> None:
+    """Set (or with ``_MISSING`` delete) an attribute of a class, as ``type`` itself does, or
+    of a module."""
+    if isinstance(owner, ModuleType):
+        if value is _MISSING:
+            vars(owner).pop(key, None)
+        else:
+            vars(owner)[key] = value
+        return
     try:
         if value is _MISSING:
-            type.__delattr__(klass, key)
+            type.__delattr__(owner, key)
         else:
-            type.__setattr__(klass, key, value)
+            type.__setattr__(owner, key, value)
     except (AttributeError, TypeError):  # a builtin type: nothing a learner could change
         pass

@@ -21,7 +21,14 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from helpers.checks.core import Checker, count_global_hooks, describe, task
-from helpers.checks.lesson06.common import NOTEBOOK, Block, ClassGuard, module_classes, pre_order
+from helpers.checks.lesson06.common import (
+    NOTEBOOK,
+    Block,
+    ClassGuard,
+    built,
+    module_classes,
+    pre_order,
+)
 from helpers.sandbox import MODULE_HOOK_DICTS
 
 _FORWARD = "_forward_hooks"
@@ -91,7 +98,7 @@ def _hook_counts(model: nn.Module) -> dict[str, dict[str, int]]:
 )
 def check_hooks_by_type(t: Checker) -> None:
     register = t.function("register_hooks_by_type")
-    model, sequential, empty = _Model(), _sequential_model(), _Model()
+    model, sequential, empty = built(_Model), built(_sequential_model), built(_Model)
     with _cleared(model, sequential, empty):
         _check(t, register, model, sequential, empty)
 
@@ -165,9 +172,14 @@ def _call(
             "That is one handle, the last one: collect every handle that "
             "module.register_forward_hook(hook) returns in a list, and return the list."
         )
-    elif hasattr(result, "__next__") or isinstance(result, (tuple, map, filter)):
+    elif isinstance(result, tuple):
         hint = (
-            "Return a list, not a generator, tuple or map: a generator registers its hooks "
+            "Return a list, as the task asks: collect the handles with a list "
+            "comprehension, [... for module in model.modules() if ...], or list(...)."
+        )
+    elif hasattr(result, "__next__") or isinstance(result, (map, filter)):
+        hint = (
+            "Return a list, not a generator or map: a generator registers its hooks "
             "only when someone iterates over it, and only once. Use a list comprehension, "
             "[... for module in model.modules() if ...]."
         )

@@ -5,9 +5,11 @@ The model the check initializes holds every kind the contract names and some it 
 an ``nn.Linear`` and a subclass of it (no bias), an ``nn.Conv2d`` and a subclass of it (no
 bias), BatchNorm 1d/2d/3d (one without affine parameters), LayerNorm with and without
 weight and bias, and "other" modules that must stay untouched (Conv1d, Embedding,
-GroupNorm, a container's own parameter). Before the call every norm weight and bias and
-every running statistic is set to random values, so that an initialization that does
-nothing, or resets the running statistics, shows.
+GroupNorm, InstanceNorm2d, which shares torch's private ``_NormBase`` with BatchNorm but is
+not one, a container's own parameter). The model is built with ``torch.nn.init`` as torch
+was imported (``common.init_as_imported``), whatever the notebook assigned there. Before
+the call every norm weight and bias and every running statistic is set to random values, so
+that an initialization that does nothing, or resets the running statistics, shows.
 
 The weights are judged by their distribution, on layers large enough (16 384 to 32 768
 values) that the statistics below are decisive whatever the seed
@@ -27,11 +29,17 @@ values) that the statistics below are decisive whatever the seed
   more.
 
 When a weight fails, its root mean square and shape (uniform or gaussian) are compared with
-what the usual wrong initializations give, to name the mistake.
+what the usual wrong initializations give, to name the mistake. A wrong gain
+(``gain=calculate_gain("relu")``, ``nonlinearity="tanh"``) is told from wrong fans by the
+two layers of a kind: their fans are in opposite ratios, so a rule with the wrong fans is a
+different multiple of the right rule on each, while a gain is the same multiple on both
+(``shared_gain``). A normal cut off near 2 std (``trunc_normal_`` with ``a, b`` = ±2 std)
+has no value beyond 3 root mean squares, where 16 384 normal values always have some.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,9 +49,12 @@ import torch
 from torch import nn
 
 from helpers.checks.core import Checker, describe, equal, task
-from helpers.checks.lesson06.common import NOTEBOOK, ClassGuard, module_classes
+from helpers.checks.lesson06.common import NOTEBOOK, ClassGuard, init_as_imported, module_classes
 
 CALL = "model.apply(init_weights)"
+
+# Bound at import: learner code that replaces them cannot change a verdict.
+_full_like = torch.full_like
 
 # Thresholds (see the module docstring; tests/test_init_statistics.py sweeps seeds).
 BOUND_SLACK = 1e-3  # relative: a value may exceed the bound by float rounding only
@@ -54,7 +65,11 @@ MEAN_TOL = 0.08  # |mean| < MEAN_TOL * expected rms
 TAIL_AT = 1.8  # in root mean squares: beyond a uniform distribution's bound (sqrt(3))
 NORMAL_TAIL = (0.045, 0.10)  # 2 * (1 - Phi(1.8)) = 0.0719
 UNIFORM_TAIL_MAX = 0.005  # a uniform distribution has none
-DIAGNOSIS_TOL = 0.05  # a wrong initialization is named when the rms is within 5 % of its
+DIAGNOSIS_TOL = 0.05  # a wrong initialization is named when the rms is within 5 % of its own
+# Of 16 384 or more normal values some lie beyond 3 std (P(none) < e^-44).
+TRUNCATED_AT = 3.0
+GAIN_AGREEMENT = 0.10  # a gain: one multiple of the rule on both layers (fans: 41 % apart)
+GAIN_NAMED = 0.03  # a gain is named when within 3 % (the named gains are 15 % apart or more)
 
 
 class _Linear(nn.Linear):
@@ -74,6 +89,7 @@ class _Features(nn.Module):
         self.bn = nn.BatchNorm2d(64)
         self.squeeze = _Conv2d(64, 32, 3, bias=False)
         self.gn = nn.GroupNorm(4, 32)
+        self.inorm = nn.InstanceNorm2d(32, affine=True)  # a _NormBase, not a _BatchNorm
         self.temporal = nn.Conv1d(8, 16, 3)
         self.bn1d = nn.BatchNorm1d(16)
         self.volume = nn.BatchNorm3d(4)
@@ -101,7 +117,7 @@ LINEARS = ("fc", "head.0")
 CONVS = ("features.conv", "features.squeeze")
 NORMS = ("features.bn", "features.bn1d", "features.volume", "norm", "head.1", "plain.0", "plain.1")
 BATCHNORMS = ("features.bn", "features.bn1d", "features.volume", "plain.0")
-OTHERS = ("", "features", "features.gn", "features.temporal", "embed")
+OTHERS = ("", "features", "features.gn", "features.inorm", "features.temporal", "embed")
 
 _KIND = {
     "fc": "nn.Linear",
@@ -114,7 +130,8 @@ _KIND = {
 def build_model() -> nn.Module:
     """The check's model, with every norm parameter and running statistic made random (so
     that 'ones', 'zeros' and 'left as they are' all show)."""
-    model = _Net()
+    with init_as_imported():
+        model = _Net()
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)):
@@ -183,8 +200,12 @@ def _near(value: float, target: float) -> bool:
     return target > 0 and abs(value / target - 1) < DIAGNOSIS_TOL
 
 
-def xavier_uniform_problem(weight: torch.Tensor) -> Problem | None:
-    """Whether ``weight`` looks drawn by ``nn.init.xavier_uniform_`` (gain 1)."""
+def xavier_uniform_problem(weight: torch.Tensor, gain: float | None = None) -> Problem | None:
+    """Whether ``weight`` looks drawn by ``nn.init.xavier_uniform_`` (gain 1).
+
+    ``gain``: the ratio of the root mean square to xavier's that every nn.Linear of the
+    model shares, when they share one (see ``shared_gain``): then the rule is right but for
+    a gain, whatever the layers' fans."""
     fan_in, fan_out = fans(weight)
     bound = math.sqrt(6 / (fan_in + fan_out))
     want = bound / math.sqrt(3)
@@ -204,7 +225,14 @@ def xavier_uniform_problem(weight: torch.Tensor) -> Problem | None:
         f"±{bound:.4f}, root mean square {want:.4f}.",
     ]
     fix = "nn.init.xavier_uniform_(module.weight)"
-    if s.shape == "uniform" and _near(s.rms, 1 / math.sqrt(3 * fan_in)):
+    if s.shape == "uniform" and gain is not None and abs(gain - 1) > UNIFORM_RMS_TOL:
+        facts.append(f"Every nn.Linear's root mean square is {gain:.3f} times xavier's.")
+        hint = (
+            "The values are uniform with one multiple of xavier's spread on every "
+            f"nn.Linear, whatever its fans: a gain{_named_gain(gain)}. The task asks for "
+            f"{fix} with its default gain=1 (no calculate_gain)."
+        )
+    elif s.shape == "uniform" and _near(s.rms, 1 / math.sqrt(3 * fan_in)):
         hint = DEFAULT_INIT.format(fix=fix)
     elif s.shape == "gaussian" and _near(s.rms, want):
         hint = (
@@ -227,9 +255,12 @@ def xavier_uniform_problem(weight: torch.Tensor) -> Problem | None:
     return "not xavier-uniform", facts, hint
 
 
-def kaiming_normal_problem(weight: torch.Tensor) -> Problem | None:
+def kaiming_normal_problem(weight: torch.Tensor, gain: float | None = None) -> Problem | None:
     """Whether ``weight`` looks drawn by ``nn.init.kaiming_normal_(mode="fan_out",
-    nonlinearity="relu")``."""
+    nonlinearity="relu")``.
+
+    ``gain``: the ratio of the root mean square to the rule's that every nn.Conv2d of the
+    model shares, when they share one (see ``shared_gain``)."""
     fan_in, fan_out = fans(weight)
     want = math.sqrt(2 / fan_out)
     s = measure(weight)
@@ -248,7 +279,25 @@ def kaiming_normal_problem(weight: torch.Tensor) -> Problem | None:
         "(7.2 % beyond 1.8 std).",
     ]
     fix = 'nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")'
-    if s.shape == "gaussian" and _near(s.rms, math.sqrt(2 / fan_in)):
+    if s.shape == "gaussian" and s.largest < TRUNCATED_AT * s.rms:
+        facts.append(f"No value lies beyond {s.largest / s.rms:.2f} root mean squares.")
+        hint = (
+            f"No value goes beyond {TRUNCATED_AT:g} root mean squares: a normal distribution "
+            "cut off (trunc_normal_ with a and b about 2 std), which also shrinks the "
+            f"spread. Draw the full normal: {fix}."
+        )
+    elif s.shape == "gaussian" and gain is not None and abs(gain - 1) > NORMAL_RMS_TOL:
+        used = gain * math.sqrt(2)
+        facts.append(
+            f"Every nn.Conv2d's root mean square is {gain:.3f} times the rule's: a gain of "
+            f"{used:.3f}."
+        )
+        hint = (
+            "The values are gaussian with one multiple of the rule's spread on every "
+            f"nn.Conv2d, whatever its fans: the gain{_named_gain(used)} is not the ReLU "
+            f'gain sqrt(2). Pass nonlinearity="relu": {fix}.'
+        )
+    elif s.shape == "gaussian" and _near(s.rms, math.sqrt(2 / fan_in)):
         hint = (
             "The spread is sqrt(2 / fan_in): kaiming_normal_'s default mode is 'fan_in'. "
             f'Pass mode="fan_out": {fix}.'
@@ -273,6 +322,42 @@ def kaiming_normal_problem(weight: torch.Tensor) -> Problem | None:
     else:
         hint = f"Initialize the weight with {fix}."
     return "not kaiming-normal (fan_out, relu)", facts, hint
+
+
+# Gains of torch.nn.init.calculate_gain, to name the one used.
+_GAINS = (
+    ("calculate_gain('relu')", math.sqrt(2)),
+    ("calculate_gain('tanh')", 5 / 3),
+    ("calculate_gain('selu')", 3 / 4),
+    ("calculate_gain('leaky_relu', sqrt(5)), kaiming_*'s a=sqrt(5)", math.sqrt(2 / 6)),
+    ("1: calculate_gain('linear') or 'sigmoid'", 1.0),
+)
+
+
+def _named_gain(gain: float) -> str:
+    for name, value in _GAINS:
+        if abs(gain / value - 1) < GAIN_NAMED:
+            return f" ({name})"
+    return ""
+
+
+def shared_gain(weights: list[torch.Tensor], spread: Callable[[int, int], float]) -> float | None:
+    """The ratio of each weight's root mean square to ``spread(fan_in, fan_out)``, when every
+    weight has the same one (within ``GAIN_AGREEMENT``); else None. The check's layers of a
+    kind have fans in opposite ratios, so a rule with the wrong fans gives ratios far apart,
+    while the right rule with another gain gives one ratio."""
+    ratios = [measure(w).rms / spread(*fans(w)) for w in weights]
+    if not ratios or min(ratios) <= 0 or max(ratios) / min(ratios) - 1 > GAIN_AGREEMENT:
+        return None
+    return sum(ratios) / len(ratios)
+
+
+def xavier_spread(fan_in: int, fan_out: int) -> float:
+    return math.sqrt(2 / (fan_in + fan_out))
+
+
+def kaiming_spread(fan_in: int, fan_out: int) -> float:
+    return math.sqrt(2 / fan_out)
 
 
 # -- the check ---------------------------------------------------------------------------------
@@ -358,8 +443,16 @@ def check_init_weights(t: Checker) -> None:
                 )
 
     with t.probe("every nn.Linear weight is xavier-uniform, subclasses included"):
+        gain = shared_gain([before[f"{n}.weight"][0] for n in LINEARS], xavier_spread)
         for name in LINEARS:
-            _expect_initialized(t, modules, before, name, xavier_uniform_problem, "nn.Linear")
+            _expect_initialized(
+                t,
+                modules,
+                before,
+                name,
+                functools.partial(xavier_uniform_problem, gain=gain),
+                "nn.Linear",
+            )
 
     with t.probe("every nn.Linear bias is zero (the one without bias is fine)"):
         _expect_filled(t, before, "fc.bias", 0.0, "nn.init.zeros_(module.bias)")
@@ -368,8 +461,16 @@ def check_init_weights(t: Checker) -> None:
         'every nn.Conv2d weight is kaiming-normal with mode="fan_out", nonlinearity="relu", '
         "subclasses included"
     ):
+        gain = shared_gain([before[f"{n}.weight"][0] for n in CONVS], kaiming_spread)
         for name in CONVS:
-            _expect_initialized(t, modules, before, name, kaiming_normal_problem, "nn.Conv2d")
+            _expect_initialized(
+                t,
+                modules,
+                before,
+                name,
+                functools.partial(kaiming_normal_problem, gain=gain),
+                "nn.Conv2d",
+            )
 
     with t.probe("every nn.Conv2d bias is zero (the one without bias is fine)"):
         _expect_filled(t, before, "features.conv.bias", 0.0, "nn.init.zeros_(module.bias)")
@@ -389,7 +490,8 @@ def check_init_weights(t: Checker) -> None:
                 _expect_unchanged_stat(t, model, before, f"{name}.{kind}")
 
     with t.probe(
-        "other modules are untouched (Conv1d, Embedding, GroupNorm, the containers' own parameters)"
+        "other modules are untouched (Conv1d, Embedding, GroupNorm, InstanceNorm2d, the "
+        "containers' own parameters)"
     ):
         after = _state(model)
         for name, (_, old) in before.items():
@@ -401,11 +503,28 @@ def check_init_weights(t: Checker) -> None:
                     expected=f"`{owner or '(the model)'}` "
                     f"({type(modules[owner]).__name__}) left as it was",
                     got="changed values",
-                    hint="Only nn.Linear, nn.Conv2d, BatchNorm and LayerNorm are "
-                    "initialized: test each kind with isinstance (nn.Conv2d, not every "
-                    "convolution; not every module that has a `weight`) and leave every "
-                    "other module alone.",
+                    hint=_OTHER_HINTS.get(owner, _OTHER_HINTS[""]),
                 )
+
+
+_OTHER_HINTS = {
+    "": "Only nn.Linear, nn.Conv2d, BatchNorm and LayerNorm are initialized: a "
+    "container's own parameters (here the model's `scale`) stay as they are; initialize "
+    "each layer's parameters in its own branch, not every parameter of the modules apply "
+    "gives you.",
+    "features.gn": "GroupNorm is not among the norms the task names (BatchNorm1d/2d/3d and "
+    "LayerNorm): test those with isinstance, not every class with Norm in its name, and "
+    "leave GroupNorm alone.",
+    "features.inorm": "InstanceNorm2d is not a BatchNorm: it shares only torch's private "
+    "base class _NormBase with them. Test nn.modules.batchnorm._BatchNorm, or the three "
+    "classes (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d), and leave InstanceNorm alone.",
+    "features.temporal": "Only nn.Conv2d gets kaiming-normal: test isinstance(module, "
+    "nn.Conv2d), not every convolution (a Conv1d or the private _ConvNd) and not every "
+    "module whose weight has 3 or more dimensions.",
+    "embed": "Only nn.Linear gets xavier-uniform: test isinstance(module, nn.Linear), not "
+    "every module that has a `weight` (an Embedding has a 2-D one too).",
+}
+_OTHER_HINTS["features"] = _OTHER_HINTS[""]
 
 
 def _expect_initialized(
@@ -445,7 +564,7 @@ def _expect_filled(
 ) -> None:
     tensor, old = before[name]
     got = tensor.detach()
-    if equal(got, torch.full_like(got, value)):
+    if equal(got, _full_like(got, value)):
         return
     what = "ones" if value else "zeros"
     t.fail(
@@ -490,8 +609,8 @@ def _expect_unchanged_stat(
         isinstance(now, torch.Tensor)
         and now.numel() > 0
         and (
-            (name.endswith("running_mean") and equal(now, torch.zeros_like(now)))
-            or (name.endswith("running_var") and equal(now, torch.ones_like(now)))
+            (name.endswith("running_mean") and equal(now, _full_like(now, 0.0)))
+            or (name.endswith("running_var") and equal(now, _full_like(now, 1.0)))
             or (name.endswith("num_batches_tracked") and int(now) == 0)
         )
     )

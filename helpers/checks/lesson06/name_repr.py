@@ -4,9 +4,11 @@ changes nothing else.
 
 The check's model has named modules of three kinds (a torch layer, a custom module with an
 ``extra_repr`` of its own, a name with a space), names that are not strings (the int 0,
-which is falsy, and a submodule registered as ``name``, which lives in ``_modules``, not in
-the instance's ``__dict__``), and unnamed instances of the same classes; fresh instances
-outside the model must print as before too. ``ClassGuard`` undoes and reports any change
+which is falsy, None, which ``getattr(module, "name", None)`` cannot tell from no name, and
+a submodule registered as ``name``, which lives in ``_modules``, not in the instance's
+``__dict__``), and unnamed instances of the same classes; fresh instances outside the model
+must print as before too. A named module prints as ``ClassName(name=...)`` with the class it
+had before the call. ``ClassGuard`` undoes and reports any change
 to a class (``type(module).extra_repr = ...``), before the grader's tamper guard sees it.
 
 Not checked, because the contract does not say it: what a ``copy.deepcopy`` of a named
@@ -22,7 +24,13 @@ from typing import Any
 from torch import nn
 
 from helpers.checks.core import Checker, describe, task
-from helpers.checks.lesson06.common import NOTEBOOK, ClassGuard, module_classes, pre_order
+from helpers.checks.lesson06.common import (
+    NOTEBOOK,
+    ClassGuard,
+    built,
+    module_classes,
+    pre_order,
+)
 
 CALL = "model.apply(add_name_repr)"
 
@@ -52,14 +60,16 @@ class _Net(nn.Module):
         self.counter.name = 0  # not a str, and falsy
         self.holder = nn.Sequential()
         self.holder.name = nn.Identity()  # a submodule registered under `name`
+        self.gate = nn.Tanh()
+        self.gate.name = None  # it has a `name`, which is None
 
 
-NAMED = ("encoder", "block", "counter", "holder")
+NAMED = ("encoder", "block", "counter", "holder", "gate")
 
 
 def _fresh() -> list[nn.Module]:
     """Instances of the model's classes outside the model, none with a name."""
-    return [nn.Linear(3, 4), _Tagged(4), nn.ReLU(), nn.Sequential(), nn.Identity()]
+    return [nn.Linear(3, 4), _Tagged(4), nn.ReLU(), nn.Sequential(), nn.Identity(), nn.Tanh()]
 
 
 _CALL_HINTS = (
@@ -76,12 +86,12 @@ _CALL_HINTS = (
     ),
     (
         "can only concatenate str",
-        "A name need not be a str (here it is the int 0 or a module): format it, "
+        "A name need not be a str (here it is the int 0, None or a module): format it, "
         "f'name={module.name}', or use str(module.name).",
     ),
     (
         "must be str, not",
-        "A name need not be a str (here it is the int 0 or a module): format it, "
+        "A name need not be a str (here it is the int 0, None or a module): format it, "
         "f'name={module.name}', or use str(module.name).",
     ),
     (
@@ -102,9 +112,10 @@ def check_name_repr(t: Checker) -> None:
     add_name_repr = t.function("add_name_repr")
 
     with t.probe(f"{CALL} runs and changes no class"):
-        model, fresh = _Net(), _fresh()
+        model, fresh = built(_Net), built(_fresh)
         modules = dict(pre_order(model))
         own = {name: m.extra_repr() for name, m in modules.items()}
+        classes = {name: type(m).__name__ for name, m in modules.items()}
         reprs = {name: repr(m) for name, m in modules.items() if name not in NAMED}
         fresh_reprs = [repr(m) for m in fresh]
         with ClassGuard(t, module_classes(model, *fresh), what=CALL):
@@ -115,11 +126,11 @@ def check_name_repr(t: Checker) -> None:
         "replacing its own"
     ):
         for name in ("encoder", "block"):
-            _expect_named(t, modules[name], name, own[name])
+            _expect_named(t, modules[name], name, own[name], classes[name])
 
-    with t.probe("any name shows as str(name): the int 0, a submodule registered as `name`"):
-        for name in ("counter", "holder"):
-            _expect_named(t, modules[name], name, own[name])
+    with t.probe("any name shows as str(name): the int 0, None, a submodule registered as `name`"):
+        for name in ("counter", "gate", "holder"):
+            _expect_named(t, modules[name], name, own[name], classes[name])
 
     with t.probe(
         "modules without a name, and other instances of the same classes, print as before"
@@ -146,22 +157,24 @@ def check_name_repr(t: Checker) -> None:
                 )
 
 
-def _expect_named(t: Checker, module: nn.Module, name: str, old: str) -> None:
+def _expect_named(t: Checker, module: nn.Module, name: str, old: str, cls: str) -> None:
+    """``module`` (``name`` in the model, of class ``cls`` before the call) has the new
+    extra_repr, and prints with it as ``cls(name=...)``."""
     value: Any = getattr(module, "name")  # noqa: B009 (the module's own attribute)
     want = f"name={value}"
     got = t.call(module.extra_repr, what=f"`{name}`.extra_repr()", hints=_CALL_HINTS)
     if type(got) is str and got == want:
         text = t.call(repr, module, what=f"repr(`{name}`)", hints=_CALL_HINTS)
         lines = [*text.split("\n"), ""][:2] if type(text) is str else ["", ""]
-        head = f"{type(module).__name__}("
+        head = f"{cls}("
         if lines[0] == f"{head}{want})" or (lines[0] == head and lines[1].strip() == want):
             return
         t.fail(
             f"repr(`{name}`) does not show the new extra_repr",
-            expected=f"{type(module).__name__}({want}...",
+            expected=f"{cls}({want}...",
             got=describe(text),
-            hint="Leave __repr__ alone: nn.Module's __repr__ prints `ClassName(` + "
-            "self.extra_repr() + the children.",
+            hint="Leave __repr__ and the module's class alone: nn.Module's __repr__ prints "
+            "`ClassName(` + self.extra_repr() + the children.",
         )
     if type(got) is not str:
         hint = "extra_repr returns a str: return f'name={module.name}'."
@@ -174,6 +187,11 @@ def _expect_named(t: Checker, module: nn.Module, name: str, old: str) -> None:
         hint = (
             "This module's name is 0, which is falsy: test whether the attribute exists, "
             "hasattr(module, 'name'), not whether it is truthy."
+        )
+    elif got == old and name == "gate":
+        hint = (
+            "This module's name is None, and it has one: test whether the attribute exists, "
+            "hasattr(module, 'name'), not getattr(module, 'name', None) is not None."
         )
     elif got == old and name == "holder":
         hint = (

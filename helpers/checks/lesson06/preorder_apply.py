@@ -20,6 +20,7 @@ from helpers.checks.lesson06.common import (
     ClassGuard,
     Tree,
     breadth_first,
+    built,
     module_classes,
     post_order,
     pre_order,
@@ -102,7 +103,7 @@ def check_preorder_apply(t: Checker) -> None:
         f"{CALL} calls fn(module) on every module once, the module before its children, "
         "depth first, the children in registration order"
     ):
-        model = Tree()
+        model = built(Tree)
         result, fn = _run(t, preorder_apply, model, CALL)
         _expect_pre_order(t, [args[0] for args, _ in fn.calls], model)
 
@@ -110,7 +111,7 @@ def check_preorder_apply(t: Checker) -> None:
         _expect_returns(t, result, model, CALL)
 
     with t.probe("a module without children: fn is called once, on it, and it is returned"):
-        layer = nn.Linear(2, 2)
+        layer = built(nn.Linear, 2, 2)
         what = "preorder_apply(nn.Linear(2, 2), fn)"
         result, fn = _run(t, preorder_apply, layer, what)
         visited = [args[0] for args, _ in fn.calls]
@@ -166,6 +167,12 @@ def _expect_pre_order(t: Checker, visited: list[nn.Module], model: nn.Module) ->
             "Some modules were visited again and again: module.modules() yields the module "
             "and ALL its descendants, so recursing over it repeats each subtree. Recurse "
             "over module.children() (the direct children only)."
+        )
+    elif same([model, *(m for child in model.children() for _, m in post_order(child))]):
+        hint = (
+            "child.apply(fn) is Module.apply: below the model it visits each subtree "
+            "children first (post-order). Recurse with preorder_apply(child, fn), so that "
+            "every level calls fn on a module before its children."
         )
     elif same([m for _, m in pre_order(model, reverse=True)]):
         hint = (
