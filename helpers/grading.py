@@ -343,7 +343,14 @@ def _guarded_namespaces() -> dict[str, dict[str, Any]]:
     spaces["torch.random"] = {"manual_seed": torch.random.manual_seed}
     spaces["torch.nn.Module"] = _members(torch.nn.Module)
     spaces["torch.Tensor"] = _members(torch.Tensor)
+    # Every module's constructor draws its parameters with these (nn.Linear: kaiming_uniform_).
+    spaces["torch.nn.init"] = _members(torch.nn.init)
     return spaces
+
+
+# Where a name ADDED later shadows what torch provides (torch.Tensor's methods live on its C
+# base class, so `torch.Tensor.std = ...` adds a name rather than rebinding one).
+_WATCHED_FOR_ADDITIONS = ("torch.nn.Module", "torch.Tensor", "torch.nn.init")
 
 
 _GUARDED_KINDS = (types.ModuleType, property, staticmethod, classmethod)
@@ -358,14 +365,22 @@ def _members(owner: Any) -> dict[str, Any]:
 
 
 def _tampered() -> list[str]:
-    """Guarded names whose object changed since import (rebound or deleted)."""
+    """Guarded names whose object changed since import (rebound, deleted or, on torch's
+    classes and torch.nn.init, added)."""
     now = _guarded_namespaces()
-    return sorted(
+    changed = {
         f"{space}.{name}"
         for space, members in _SNAPSHOT.items()
         for name, value in members.items()
         if now.get(space, {}).get(name, _MISSING) is not value
+    }
+    changed.update(
+        f"{space}.{name}"
+        for space in _WATCHED_FOR_ADDITIONS
+        for name in now.get(space, {})
+        if name not in _SNAPSHOT[space]
     )
+    return sorted(changed)
 
 
 def _tampered_result(task_id: str, names: list[str]) -> CheckResult:

@@ -275,3 +275,24 @@ def test_the_notebooks_global_hooks_change_no_verdict_and_stay(task_id):
     finally:
         for handle in handles:
             handle.remove()
+
+
+@pytest.mark.parametrize(
+    "target, name",
+    [
+        (torch.nn.init, "kaiming_uniform_"),
+        (torch.Tensor, "std"),
+        (torch.nn.init, "xavier_uniform_"),
+    ],
+    ids=["rebound-init", "added-tensor-method", "rebound-xavier"],
+)
+def test_a_notebook_that_patched_torch_gets_a_clear_error_from_every_check(
+    task_id, monkeypatch, target, name
+):
+    """Patched in the notebook before the check (every nn.Linear draws its weight with
+    nn.init.kaiming_uniform_): every check says so, none crashes."""
+    monkeypatch.setattr(target, name, lambda *args, **kwargs: None, raising=False)
+    result = run_check(task_id, reference(TASKS[task_id].notebook))
+    assert result.status == "error", result.message
+    assert "modified in this kernel" in result.message
+    assert name in result.message

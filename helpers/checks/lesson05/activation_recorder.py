@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers.checks.core import Checker, describe, equal, task
+from helpers.checks.core import Checker, describe, equal, plain, task
 from helpers.checks.lesson05.common import NOTEBOOK
 from helpers.checks.lesson05.recorders import (
     HookCount,
@@ -27,7 +27,6 @@ from helpers.checks.lesson05.recorders import (
     expect_list_per_name,
     misfiled_hint,
     observe,
-    plain,
     reraise_body_error,
     run_block,
     tensor_flags,

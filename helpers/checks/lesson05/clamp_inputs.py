@@ -25,12 +25,12 @@ from helpers.checks.core import (
     describe,
     equal,
     mismatch_facts,
+    plain,
     preview,
     shape_str,
     task,
 )
 from helpers.checks.lesson05.common import NOTEBOOK
-from helpers.checks.lesson05.recorders import plain
 from helpers.sandbox import MODULE_HOOK_DICTS
 
 LOW, HIGH = -0.5, 0.75  # asymmetric: clamp(-high, high) or swapped bounds show

@@ -32,9 +32,8 @@ from typing import Any
 
 import torch
 
-from helpers.checks.core import Checker, describe, equal, mismatch_facts, preview, task
+from helpers.checks.core import Checker, describe, equal, mismatch_facts, plain, preview, task
 from helpers.checks.lesson05.common import NOTEBOOK
-from helpers.checks.lesson05.recorders import plain
 
 MAX_NORM = 4.0  # not 1 (a gradient divided by its norm alone has norm 1), and above
 # sqrt(12), the largest ratio of L1 to L2 norm of a (3, 4) gradient: no L1 mistake looks like it

@@ -40,7 +40,6 @@ __all__ = [
     "module_backward_hooks",
     "name_hints",
     "observe",
-    "plain",
     "reraise_body_error",
     "run_block",
     "tensor_flags",
@@ -117,16 +116,6 @@ def observe(recorder: Any, attribute: str, names: Sequence[str]) -> Observed:
 
 
 # -- learner tensors, read as plain tensors ---------------------------------------------------
-
-
-def plain(value: Any) -> Any:
-    """A tensor subclass's value as a plain ``torch.Tensor`` (sharing its storage), so that
-    no ``__torch_function__`` of the learner's answers the check's comparisons; anything
-    else as it is."""
-    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
-        with torch.no_grad(), torch._C.DisableTorchFunctionSubclass():
-            return torch.Tensor.as_subclass(value, torch.Tensor)
-    return value
 
 
 def tensor_flags(value: torch.Tensor) -> tuple[bool, Any]:
