@@ -21,10 +21,10 @@ from helpers.checks.lesson05.recorders import (
     HookCount,
     build_recorder,
     clear_hooks,
-    expect_entered_itself,
     expect_exception_propagates,
     expect_hooks_removed,
     expect_list_per_name,
+    expect_opening,
     misfiled_hint,
     observe,
     reraise_body_error,
@@ -180,26 +180,16 @@ def _check(t: Checker, Recorder: Any, models: list[nn.Module]) -> None:
         models.append(model)
         return model
 
-    with t.probe(f"`{CALL}` makes a context manager (names at depth 1 to 4)"):
-        model = new_model()
-        recorder = build_recorder(t, Recorder, model, names, what=CALL)
-
-    with t.probe("`with ActivationRecorder(model, names) as r:` gives the recorder itself"):
-        block = run_block(
-            t,
-            recorder,
-            lambda r: observe(r, ATTRIBUTE, names),
-            what=f"with {CALL} as r: ...",
-            hints=hints,
-            names=names,
-        )
-        reraise_body_error(
-            t, block, what=f"reading r.{ATTRIBUTE} inside the with block", names=names
-        )
-        expect_entered_itself(t, block, recorder, ATTRIBUTE)
-
-    with t.probe("`r.activations` is a dict with an empty list per name before the model runs"):
-        expect_list_per_name(t, block.seen, names, ATTRIBUTE, when="inside the with block")
+    expect_opening(
+        t,
+        Recorder,
+        new_model(),
+        names,
+        attribute=ATTRIBUTE,
+        call=CALL,
+        hints=hints,
+        before_what="the model runs",
+    )
 
     # -- two forward passes inside `with recorder:` ------------------------------------------
     x1, x2 = torch.randn(3, 4), torch.randn(3, 4)

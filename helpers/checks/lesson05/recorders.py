@@ -35,6 +35,7 @@ __all__ = [
     "expect_exception_propagates",
     "expect_hooks_removed",
     "expect_list_per_name",
+    "expect_opening",
     "global_backward_hooks",
     "misfiled_hint",
     "module_backward_hooks",
@@ -543,3 +544,40 @@ def _key_text(key: Any) -> str:
     if isinstance(key, str):
         return repr(key)
     return describe(key)
+
+
+def expect_opening(
+    t: Checker,
+    Recorder: Any,
+    model: nn.Module,
+    names: Sequence[str],
+    *,
+    attribute: str,
+    call: str,
+    hints: Sequence[tuple[str, str]],
+    before_what: str,
+) -> Any:
+    """The three probes both recorders open with: the class makes a context manager on
+    ``model``, ``with Recorder(model, names) as r:`` gives the recorder itself, and
+    ``r.<attribute>`` is a dict with an empty list per name ``before_what`` happens.
+    Returns the recorder."""
+    with t.probe(f"`{call}` makes a context manager (names at depth 1 to 4)"):
+        recorder = build_recorder(t, Recorder, model, names, what=call)
+
+    with t.probe(f"`with {call} as r:` gives the recorder itself"):
+        block = run_block(
+            t,
+            recorder,
+            lambda r: observe(r, attribute, names),
+            what=f"with {call} as r: ...",
+            hints=hints,
+            names=names,
+        )
+        reraise_body_error(
+            t, block, what=f"reading r.{attribute} inside the with block", names=names
+        )
+        expect_entered_itself(t, block, recorder, attribute)
+
+    with t.probe(f"`r.{attribute}` is a dict with an empty list per name before {before_what}"):
+        expect_list_per_name(t, block.seen, names, attribute, when="inside the with block")
+    return recorder
