@@ -27,6 +27,22 @@ def _leaves(model):
     return [(n, m) for n, m in model.named_modules() if not list(m.children())]
 
 
+def _summary_with_rows(model, example_input, row):
+    """A right summary whose rows come from ``row(name, module, args, output)``: the
+    mistakes below that get one field of a row wrong are written with it."""
+    rows = []
+    with Hooks() as hooks:
+        for n, m in _leaves(model):
+            hooks.forward(m, lambda m, a, o, n=n: rows.append(row(n, m, a, o)))
+        modes = {m: m.training for m in model.modules()}
+        model.eval()
+        with torch.no_grad():
+            model(example_input)
+        for m, t in modes.items():
+            m.training = t
+    return rows
+
+
 # -- mistakes ---------------------------------------------------------------------------------
 
 
@@ -156,92 +172,35 @@ def summary_leaves_hooks(model, example_input):
 
 @mistake("05.summary", hint="Count every parameter, trainable or not")
 def summary_counts_trainable_only(model, example_input):
-    rows = []
+    def row(name, module, args, output):
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        return {**_row(name, module, output), "num_params": trainable}
 
-    def hook(name):
-        def record(module, args, output):
-            row = _row(name, module, output)
-            row["num_params"] = sum(p.numel() for p in module.parameters() if p.requires_grad)
-            rows.append(row)
-
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 @mistake("05.summary", hint="type(module).__name__ is the class's name as a str")
 def summary_type_is_the_class(model, example_input):
-    rows = []
+    def row(name, module, args, output):
+        return {**_row(name, module, output), "type": type(module)}
 
-    def hook(name):
-        def record(module, args, output):
-            rows.append({**_row(name, module, output), "type": type(module)})
-
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 @mistake("05.summary", hint="tuple(output.shape) is a tuple of ints; a list")
 def summary_shape_as_list(model, example_input):
-    rows = []
+    def row(name, module, args, output):
+        return {**_row(name, module, output), "output_shape": list(output.shape)}
 
-    def hook(name):
-        def record(module, args, output):
-            rows.append({**_row(name, module, output), "output_shape": list(output.shape)})
-
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 @mistake("05.summary", hint="Record the shape of the module's OUTPUT")
 def summary_input_shape(model, example_input):
-    rows = []
+    def row(name, module, args, output):
+        return {**_row(name, module, output), "output_shape": tuple(args[0].shape)}
 
-    def hook(name):
-        def record(module, args, output):
-            rows.append({**_row(name, module, output), "output_shape": tuple(args[0].shape)})
-
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 @mistake("05.summary", hint="Use the dotted names named_modules() gives")
@@ -326,52 +285,23 @@ def summary_freezes_instead_of_no_grad(model, example_input):
 
 @mistake("05.summary", hint="A leaf called twice has the same parameters at each call")
 def summary_counts_each_parameter_once(model, example_input):
-    rows, counted = [], set()
+    counted = set()
 
-    def hook(name):
-        def record(module, args, output):
-            row = _row(name, module, output)
-            fresh = [p for p in module.parameters() if p not in counted]  # "no double count"
-            counted.update(fresh)
-            row["num_params"] = sum(p.numel() for p in fresh)
-            rows.append(row)
+    def row(name, module, args, output):
+        fresh = [p for p in module.parameters() if p not in counted]  # "no double count"
+        counted.update(fresh)
+        return {**_row(name, module, output), "num_params": sum(p.numel() for p in fresh)}
 
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 @mistake("05.summary", hint="Buffers are not parameters")
 def summary_counts_the_state_dict(model, example_input):
-    rows = []
+    def row(name, module, args, output):
+        values = module.state_dict().values()
+        return {**_row(name, module, output), "num_params": sum(v.numel() for v in values)}
 
-    def hook(name):
-        def record(module, args, output):
-            row = _row(name, module, output)
-            row["num_params"] = sum(v.numel() for v in module.state_dict().values())
-            rows.append(row)
-
-        return record
-
-    with Hooks() as hooks:
-        for n, m in _leaves(model):
-            hooks.forward(m, hook(n))
-        modes = {m: m.training for m in model.modules()}
-        model.eval()
-        with torch.no_grad():
-            model(example_input)
-        for m, t in modes.items():
-            m.training = t
-    return rows
+    return _summary_with_rows(model, example_input, row)
 
 
 # -- correct alternatives ---------------------------------------------------------------------
