@@ -13,10 +13,17 @@
 - ``draw_gradient_flow(flows)``: a gradient size per layer for one or more networks, on a
   log scale (lesson 05);
 - ``draw_layer_stds(stds)``: the standard deviation of the activations after each layer of
-  a deep network, one curve per initialization (lesson 06).
+  a deep network, one curve per initialization (lesson 06);
+- ``draw_training_curves(history)``: a training run's losses and accuracies per epoch
+  (lesson 07);
+- ``draw_digits(images, labels, predictions)``: small greyscale images in a grid, each
+  titled with its label and, where given, the prediction (lesson 07);
+- ``draw_confusion_matrix(matrix)``: true class against predicted class, with counts
+  (lesson 07).
 
-Each function draws on the ``ax`` it is given (``draw_activation_stats``: the two
-``axes``), or on a new figure, and returns the axes.
+Each function draws on the ``ax`` it is given (``draw_activation_stats`` and
+``draw_training_curves``: the two ``axes``), or on a new figure, and returns the axes
+(``draw_digits`` always draws a new figure, one axes per image).
 """
 
 from __future__ import annotations
@@ -26,17 +33,21 @@ import textwrap
 from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 from torch import nn
 
 __all__ = [
     "draw_activation_stats",
+    "draw_confusion_matrix",
+    "draw_digits",
     "draw_gradient_flow",
     "draw_hook_timeline",
     "draw_layer_stds",
     "draw_module_tree",
     "draw_parameter_tree",
+    "draw_training_curves",
     "draw_yes_no_table",
 ]
 
@@ -407,4 +418,149 @@ def draw_layer_stds(
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=9)
+    return ax
+
+
+# -- lesson 07: the training loop
+
+
+def draw_training_curves(
+    history: Mapping[str, Sequence[float]],
+    axes: Sequence[Axes] | None = None,
+    *,
+    title: str | None = None,
+    loss_ylim: tuple[float, float] | None = None,
+    accuracy_ylim: tuple[float, float] = (0.0, 1.02),
+) -> Sequence[Axes]:
+    """Draw a training run's curves per epoch: losses on the left, accuracies on the right.
+
+    Every series whose name contains ``"loss"`` goes to the left panel, every other one
+    (``"val_accuracy"``, ...) to the right. Epochs are
+    numbered from 1: entry ``i`` of a series is the figure after epoch ``i + 1``.
+
+    Args:
+        history: series name -> one value per epoch, e.g. ``{"train_loss": [...],
+            "val_accuracy": [...]}`` (what a ``fit`` function returns).
+        axes: two axes to draw on, losses then accuracies (default: a new figure).
+        title: the figure's title, above both panels (default: none).
+        loss_ylim: the loss axis' limits (default: matplotlib's); fix them so that
+            pictures compare.
+        accuracy_ylim: the accuracy axis' limits (default: 0 to 1, a little headroom).
+
+    Example:
+        >>> axes = draw_training_curves({"train_loss": [0.9, 0.4], "val_accuracy": [0.8, 0.9]})
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    loss_ax, accuracy_ax = axes
+    for name, series in history.items():
+        ax = loss_ax if "loss" in name else accuracy_ax
+        values = [float(v) for v in series]
+        ax.plot(range(1, len(values) + 1), values, "o-", ms=3, label=name)
+    for ax, what in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(what)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=9)
+    if loss_ylim is not None:
+        loss_ax.set_ylim(loss_ylim)
+    accuracy_ax.set_ylim(accuracy_ylim)
+    if title is not None:
+        loss_ax.figure.suptitle(title)
+    loss_ax.figure.tight_layout()
+    return axes
+
+
+def draw_digits(
+    images: Sequence,
+    labels: Sequence[int],
+    predictions: Sequence[int] | None = None,
+    *,
+    ncols: int = 10,
+    title: str | None = None,
+) -> list[Axes]:
+    """Draw small square greyscale images in a grid, each titled with its label.
+
+    With ``predictions``, each title reads ``"3 → 8"`` (label, then prediction), in red
+    where they differ and in green where they agree.
+
+    Args:
+        images: N images, each a square (8×8) or flattened (64 values) array or tensor,
+            0 white and the largest value black.
+        labels: the N true labels.
+        predictions: the N predicted labels (default: titles show the labels only).
+        ncols: images per row.
+        title: the figure's title (default: none).
+
+    Returns:
+        The N axes, in the order of the images.
+
+    Example:
+        >>> axes = draw_digits(torch.rand(3, 64), [0, 1, 2], [0, 7, 2])
+    """
+    images = [torch.as_tensor(image).detach().cpu().float() for image in images]
+    count = len(images)
+    rows = max(1, -(-count // ncols))
+    fig, grid = plt.subplots(rows, ncols, figsize=(1.1 * ncols, 1.25 * rows + 0.4), squeeze=False)
+    for ax in grid.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(grid.flat, images, strict=False)):
+        side = round(image.numel() ** 0.5)
+        ax.imshow(image.reshape(side, side).numpy(), cmap="gray_r")
+        label = int(labels[i])
+        if predictions is None:
+            ax.set_title(str(label), fontsize=10)
+        else:
+            predicted = int(predictions[i])
+            colour = "tab:green" if predicted == label else "tab:red"
+            ax.set_title(f"{label} → {predicted}", fontsize=10, color=colour)
+    if title is not None:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return list(grid.flat)[:count]
+
+
+def draw_confusion_matrix(
+    matrix: Sequence[Sequence[int]],
+    ax: Axes | None = None,
+    *,
+    labels: Sequence[str] | None = None,
+    title: str = "Confusion matrix",
+) -> Axes:
+    """Draw a confusion matrix: row = the true class, column = the predicted one.
+
+    Each non-zero cell shows its count. The colour scale stops at twice the largest count
+    off the diagonal, so that a few mistakes stand out next to the large counts of the
+    diagonal (which all show as the darkest blue).
+
+    Args:
+        matrix: a K×K table of counts, ``matrix[t][p]`` = samples of class ``t``
+            predicted as ``p`` (a tensor, an array or nested lists).
+        ax: the axes to draw on (default: a new figure).
+        labels: the K class names (default: ``"0"`` … ``"K-1"``).
+        title: the axes' title.
+
+    Example:
+        >>> ax = draw_confusion_matrix([[5, 1], [0, 6]], labels=["cat", "dog"])
+    """
+    counts = torch.as_tensor(matrix).detach().cpu()
+    size = counts.shape[0]
+    labels = [str(i) for i in range(size)] if labels is None else list(labels)
+    ax = _axes(ax, (0.45 * size + 1.5, 0.45 * size + 1.2))
+    off_diagonal = counts.clone().fill_diagonal_(0)
+    top = max(int(off_diagonal.max()), 1) * 2  # the diagonal saturates; mistakes show
+    ax.imshow(counts.numpy(), cmap="Blues", vmin=0, vmax=top)
+    for t in range(size):
+        for p in range(size):
+            value = int(counts[t, p])
+            if value:
+                colour = "white" if value > top / 2 else "black"
+                ax.text(p, t, str(value), ha="center", va="center", fontsize=8, color=colour)
+    ax.set_xticks(range(size), labels)
+    ax.set_yticks(range(size), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
     return ax

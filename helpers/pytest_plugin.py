@@ -14,6 +14,11 @@
   kernel_info". Test kernels therefore talk over Unix sockets with a unique path each
   (``helpers.notebooks.IpcKernelManager``); nbval's kernel manager is replaced by it in
   every process.
+- The test command runs one process per core (pytest-xdist), each with its kernels; torch's
+  default of one thread per core in each of them oversubscribes the CPU, and its threads
+  then spin waiting for each other (the small models of the course gain nothing from a
+  second thread). Test processes and their kernels use one thread each
+  (``OMP_NUM_THREADS=1``, unless already set), before any of them imports torch.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 import pytest
 
 sys.modules.setdefault("rfc3987_syntax", None)  # None makes `import rfc3987_syntax` fail fast
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by xdist workers and kernels
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -17,9 +17,10 @@
   sit next to the verdict), and handed back so a failure message can quote it; warnings
   raised while the check runs are silenced;
 - hooks cannot leak in or out: the notebook's global module hooks
-  (``register_module_forward_hook`` and the like) are set aside while the check runs, so
-  they cannot change a verdict, and come back afterwards; any global hook registered
-  during the check is removed; the hooks of every module among the namespace's values
+  (``register_module_forward_hook`` and the like) and global optimizer hooks
+  (``register_optimizer_step_pre_hook``) are set aside while the check runs, so they
+  cannot change a verdict, and come back afterwards; any global hook registered during the
+  check is removed; the hooks of every module among the namespace's values
   (and their submodules) are restored to what they were before the check.
 """
 
@@ -40,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.modules import module as _module_api
+from torch.optim import optimizer as _optimizer_api
 
 __all__ = ["Captured", "TimeLimitExceeded", "isolated"]
 
@@ -192,20 +194,31 @@ MODULE_HOOK_DICTS = tuple(name for name in vars(nn.Module()) if name.endswith(_H
 _MAX_MODULES = 10_000  # a namespace holds a few models; never walk without end
 
 
+# torch.optim.optimizer's global step hooks, kept the same way.
+GLOBAL_OPTIMIZER_HOOK_REGISTRIES = ("_global_optimizer_pre_hooks", "_global_optimizer_post_hooks")
+
+
 @contextlib.contextmanager
 def _set_aside_global_hooks() -> Iterator[None]:
-    registries = {name: getattr(_module_api, name) for name in GLOBAL_HOOK_REGISTRIES}
-    saved = {name: dict(registry) for name, registry in registries.items()}
+    registries = {
+        (owner, name): getattr(owner, name)
+        for owner, names in (
+            (_module_api, GLOBAL_HOOK_REGISTRIES),
+            (_optimizer_api, GLOBAL_OPTIMIZER_HOOK_REGISTRIES),
+        )
+        for name in names
+    }
+    saved = {key: dict(registry) for key, registry in registries.items()}
     full_backward = _module_api._global_is_full_backward_hook
     for registry in registries.values():
         registry.clear()
     try:
         yield
     finally:
-        for name, registry in registries.items():
-            setattr(_module_api, name, registry)  # also when learner code rebound the name
+        for (owner, name), registry in registries.items():
+            setattr(owner, name, registry)  # also when learner code rebound the name
             registry.clear()
-            registry.update(saved[name])
+            registry.update(saved[owner, name])
         _module_api._global_is_full_backward_hook = full_backward
 
 

@@ -134,3 +134,81 @@ def test_layer_stds_draws_one_line_per_label_from_layer_one_on_a_log_scale():
     assert list(lines["kaiming"].get_ydata()) == [0.8, 0.7]
     assert (ax.get_yscale(), ax.get_ylim(), ax.get_title()) == ("log", (1e-3, 10), "init")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == list(lines)
+
+
+# -- lesson 07: the training loop
+
+
+def test_training_curves_put_losses_left_and_accuracies_right_from_epoch_one():
+    from helpers.plots import draw_training_curves
+
+    history = {"train_loss": [0.9, 0.4], "val_loss": [1.0, 0.6], "val_accuracy": [0.7, 0.9]}
+    loss_ax, accuracy_ax = draw_training_curves(history, title="run", loss_ylim=(0, 2))
+    assert [line.get_label() for line in loss_ax.lines] == ["train_loss", "val_loss"]
+    assert [line.get_label() for line in accuracy_ax.lines] == ["val_accuracy"]
+    assert list(loss_ax.lines[1].get_xdata()) == [1, 2]
+    assert list(loss_ax.lines[1].get_ydata()) == [1.0, 0.6]
+    assert (loss_ax.get_ylim(), accuracy_ax.get_ylim()) == ((0, 2), (0.0, 1.02))
+    assert loss_ax.figure._suptitle.get_text() == "run"
+
+
+def test_training_curves_accept_tensors_and_the_two_lists_of_fit():
+    import torch
+
+    from helpers.plots import draw_training_curves
+
+    history = {"train_loss": torch.tensor([0.5, 0.25]), "val_accuracy": [0.8, 0.9]}
+    loss_ax, accuracy_ax = draw_training_curves(history, accuracy_ylim=(0.5, 1.0))
+    assert list(loss_ax.lines[0].get_ydata()) == [0.5, 0.25]
+    assert accuracy_ax.get_ylim() == (0.5, 1.0)
+    assert [t.get_text() for t in accuracy_ax.get_legend().get_texts()] == ["val_accuracy"]
+
+
+def test_digits_are_drawn_as_square_images_titled_label_arrow_prediction():
+    import torch
+
+    from helpers.plots import draw_digits
+
+    images = torch.arange(3 * 64, dtype=torch.float32).view(3, 64)
+    axes = draw_digits(images, torch.tensor([3, 5, 7]), [3, 8, 7], ncols=2, title="mistakes")
+    assert len(axes) == 3
+    assert [ax.get_title() for ax in axes] == ["3 → 3", "5 → 8", "7 → 7"]
+    green, red = (matplotlib.colors.to_hex(c) for c in ("tab:green", "tab:red"))
+    assert [matplotlib.colors.to_hex(ax.title.get_color()) for ax in axes] == [green, red, green]
+    shown = axes[1].images[0].get_array()
+    assert shown.shape == (8, 8) and shown[0, 0] == 64 and shown[7, 7] == 127
+    assert len(axes[0].figure.axes) == 4  # a 2 × 2 grid; the fourth cell stays empty
+    assert not axes[0].figure.axes[3].axison
+    assert axes[0].figure._suptitle.get_text() == "mistakes"
+
+
+def test_digits_without_predictions_are_titled_with_their_labels():
+    import torch
+
+    from helpers.plots import draw_digits
+
+    axes = draw_digits(torch.zeros(2, 8, 8), [0, 9])
+    assert [ax.get_title() for ax in axes] == ["0", "9"]
+
+
+def test_confusion_matrix_rows_are_true_columns_predicted_and_counts_are_written():
+    import torch
+
+    from helpers.plots import draw_confusion_matrix
+
+    matrix = torch.tensor([[5, 0, 1], [0, 6, 0], [2, 0, 4]])
+    ax = draw_confusion_matrix(matrix, labels=["a", "b", "c"], title="cm")
+    cells = {(text.get_position(), text.get_text()) for text in ax.texts}
+    # (column, row) = (predicted, true): 1 sample of "a" predicted "c", 2 of "c" predicted "a"
+    assert cells == {((0, 0), "5"), ((2, 0), "1"), ((1, 1), "6"), ((0, 2), "2"), ((2, 2), "4")}
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    assert (ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) == ("predicted", "true", "cm")
+    assert ax.images[0].get_clim() == (0, 4)  # twice the largest mistake: mistakes show
+
+
+def test_confusion_matrix_takes_nested_lists_and_numbers_its_classes():
+    from helpers.plots import draw_confusion_matrix
+
+    ax = draw_confusion_matrix([[3, 0], [0, 2]])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1"]
+    assert ax.images[0].get_clim() == (0, 2)  # no mistakes: the scale still starts at 0

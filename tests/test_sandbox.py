@@ -143,3 +143,21 @@ def test_hooks_of_namespace_modules_are_restored():
         kept.remove()
     assert count_hooks(model) == {"1.0": 1}
     assert list(model[1][0]._forward_hooks) == [kept.id]
+
+
+def test_global_optimizer_hooks_are_set_aside_and_leftovers_removed():
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    calls = []
+    notebook_handle = register_optimizer_step_pre_hook(lambda *a: calls.append("notebook"))
+    weight = torch.zeros(2, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    try:
+        with isolated(5):
+            optimizer.step()
+            register_optimizer_step_pre_hook(lambda *a: calls.append("leftover"))
+        assert calls == []
+        optimizer.step()
+        assert calls == ["notebook"]
+    finally:
+        notebook_handle.remove()

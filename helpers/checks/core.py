@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import traceback
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -863,22 +864,41 @@ def accelerator_as_meta() -> Iterator[list[str]]:
     """
     asked: list[str] = []
 
-    def answer(question: str, value: Any) -> Callable[..., Any]:
+    def answer(question: str, value: Any, real: Callable[..., Any]) -> Callable[..., Any]:
         def ask(*args: Any, **kwargs: Any) -> Any:
+            # torch's own code gets the real answer (an optimizer's step asks whether a
+            # CUDA graph is being captured, which fails on a machine without CUDA)
+            caller = str(sys._getframe(1).f_globals.get("__name__", ""))
+            if caller == "torch" or caller.startswith("torch."):
+                return real(*args, **kwargs)
             asked.append(question)
             return value
 
         return ask
 
-    patches = [(torch.cuda, "is_available", answer("torch.cuda.is_available()", True))]
+    patches = [
+        (
+            torch.cuda,
+            "is_available",
+            answer("torch.cuda.is_available()", True, torch.cuda.is_available),
+        )
+    ]
     accelerator = getattr(torch, "accelerator", None)
     if accelerator is not None:
         patches += [
-            (accelerator, "is_available", answer("torch.accelerator.is_available()", True)),
+            (
+                accelerator,
+                "is_available",
+                answer("torch.accelerator.is_available()", True, accelerator.is_available),
+            ),
             (
                 accelerator,
                 "current_accelerator",
-                answer("torch.accelerator.current_accelerator()", torch.device("cuda")),
+                answer(
+                    "torch.accelerator.current_accelerator()",
+                    torch.device("cuda"),
+                    accelerator.current_accelerator,
+                ),
             ),
         ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
