@@ -5,7 +5,9 @@
 - ``python -m helpers tasks [--root DIR]``: print every graded task with its statement
   (markdown), for instructors;
 - ``python -m helpers execute PATH...``: re-execute committed notebooks in a kernel of
-  this environment and keep them tidy (``helpers.notebooks``).
+  this environment and keep them tidy (``helpers.notebooks``);
+- ``python -m helpers grade SUBMISSIONS_DIR --out OUT_DIR``: grade a class of submitted
+  exercise notebooks (``helpers.batch``; ``python -m helpers grade --help``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ from helpers.build import BuildError, build
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["grade"]:  # its own parser: one-line errors (helpers.batch.cli)
+        from helpers.batch.cli import main as grade
+
+        return grade(arguments[1:])
     parser = argparse.ArgumentParser(prog="python -m helpers")
     commands = parser.add_subparsers(dest="command", required=True)
     build_cmd = commands.add_parser("build", help="write exercises/ from solutions/")
@@ -35,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "execute", help="re-execute notebooks in place, without timings or widget views"
     )
     execute_cmd.add_argument("paths", nargs="+", type=Path, help="notebooks to execute")
+    commands.add_parser("grade", help="grade a class's notebooks (see: grade --help)")
     args = parser.parse_args(argv)
 
     if args.command == "execute":

@@ -8,7 +8,11 @@
   floor (goal: at most 1.5), and where the workers' time went;
 - check latency: each task's check on its reference solution, first call (cold, as in a
   learner's fresh kernel) and then the median and worst of repeated calls (goal: well
-  under a second).
+  under a second);
+- grading throughput (``python -m helpers grade``): a class whose students each submit
+  every solution notebook, in notebooks per minute, against its floor, (kernel start +
+  import torch + the notebook's own run) x notebooks / cores, where each notebook's own
+  run is measured by executing it in a Jupyter kernel (goal: at most 1.3 x the floor).
 
 Not a test: timings depend on the machine and its load, so they are reported, not asserted.
 """
@@ -116,13 +120,88 @@ def check_latencies(repeats: int) -> dict[str, tuple[float, float, float]]:
     return results
 
 
+def notebook_runs() -> dict[str, float]:
+    """Per solution notebook: seconds from asking for a kernel until every cell (its check
+    cells included) has run, as a learner's Run All does (and an immediate shutdown)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    times = {}
+    for path in sorted((ROOT / "solutions").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(
+            nb,
+            kernel_manager_class=ThisEnvironmentKernel,
+            timeout=600,
+            shutdown_kernel="immediate",  # a few milliseconds, counted
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        times[path.name] = time.perf_counter() - start
+    return times
+
+
+def grading_throughput(students: int) -> None:
+    """Grade a class of ``students`` copies of every solution notebook and print the
+    throughput against its floor."""
+    import shutil
+    import tempfile
+
+    runs = notebook_runs()
+    n_cores = cores()
+    with tempfile.TemporaryDirectory() as folder:
+        submissions = Path(folder) / "class"
+        for index in range(students):
+            for name in runs:
+                target = submissions / f"student{index:03d}" / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(ROOT / "solutions" / name, target)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "helpers",
+                "grade",
+                str(submissions),
+                "--out",
+                str(Path(folder) / "out"),
+                "--no-progress",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - start
+    notebooks = students * len(runs)
+    floor = students * sum(runs.values()) / n_cores
+    print(f"\ngrading throughput: {students} students x {len(runs)} solution notebooks")
+    for name, seconds in runs.items():
+        print(f"  {name:<44}{seconds:6.2f} s (kernel start + import torch + its own run)")
+    print(f"  floor = {students} x {sum(runs.values()):.2f} s / {n_cores} = {floor:.2f} s")
+    print(f"  grade: {elapsed:.2f} s wall — {done.stdout.strip() or done.stderr.strip()}")
+    print(
+        f"  throughput: {notebooks / elapsed * 60:.1f} notebooks/minute "
+        f"(floor: {notebooks / floor * 60:.1f})"
+    )
+    print(f"  ratio grade / floor: {elapsed / floor:.2f} (goal <= 1.3)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel-repeats", type=int, default=3)
     parser.add_argument("--suite-repeats", type=int, default=1)
     parser.add_argument("--check-repeats", type=int, default=20)
     parser.add_argument("--skip-suite", action="store_true")
+    parser.add_argument("--grading-students", type=int, default=4)
+    parser.add_argument("--skip-grading", action="store_true")
+    parser.add_argument("--only-grading", action="store_true")
     args = parser.parse_args()
+
+    if args.only_grading:
+        grading_throughput(args.grading_students)
+        return
 
     n_cores, n_notebooks = cores(), notebooks_executed()
     kernel = statistics.median(kernel_start_and_import_torch(args.kernel_repeats))
@@ -156,6 +235,8 @@ def main() -> None:
         f"  all tasks: median {statistics.median(medians) * 1000:.1f} ms, "
         f"worst {worst * 1000:.1f} ms, slowest first call {first * 1000:.1f} ms"
     )
+    if not args.skip_grading:
+        grading_throughput(args.grading_students)
 
 
 if __name__ == "__main__":
