@@ -77,6 +77,39 @@ def _never_fails(self, *args, **kwargs):
 core.Checker.fail.__code__ = _never_fails.__code__  # in place: the same function object
 """
 SYNTAX_ERROR = "def broken(:\n    pass\n"
+# A trace function that rewrites the grader's verdicts in its own frames, and a class whose
+# construction (during a later check) sets it again and rewrites the verdicts already given.
+TRACE_VERDICTS = """\
+import sys
+
+def _rewrite(frame, event, arg):
+    for entry in list(frame.f_locals.get("results", {}).values()):
+        entry["status"], entry["headline"] = "pass", "passed"
+    return _rewrite
+
+sys.settrace(lambda frame, event, arg: _rewrite if frame.f_code.co_name == "_grade" else None)
+
+class Residual(nn.Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        sys.settrace(lambda frame, event, arg: _rewrite)  # again, inside the check
+        frame = sys._getframe()
+        while frame is not None:
+            for entry in list(frame.f_locals.get("results", {}).values()):
+                entry["status"], entry["headline"] = "pass", "passed"
+            frame = frame.f_back
+        raise NotImplementedError
+"""
+# SIGKILL to the notebook's supervisor, after forking a child that ignores SIGTERM.
+KILL_SUPERVISOR = """\
+import os, signal, time
+if os.fork() == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(600)
+    os._exit(0)
+os.kill(os.getppid(), signal.SIGKILL)
+"""
+KILL_GROUP = "import os, signal\nos.killpg(0, signal.SIGKILL)  # the whole process group\n"
 
 
 def _read(folder: str, name: str) -> nbformat.NotebookNode:
@@ -166,6 +199,14 @@ EXPECTED: dict[str, dict] = {
         "pass": set(TASKS_OF["04"]),
     },
     "no_notebooks": {"notebooks": {}, "pass": set()},
+    "traced_grader": {"notebooks": {"01_module.ipynb": ("01", "graded")}, "pass": set()},
+    "kills_the_grader": {
+        "notebooks": {
+            "01_module.ipynb": ("01", "crashed"),
+            "02_containers.ipynb": ("02", "crashed"),
+        },
+        "pass": set(),
+    },
 }
 COLUMNS = ALL  # every lesson 01-04 is submitted by someone
 
@@ -236,6 +277,17 @@ def make_class(root: Path) -> dict[str, dict]:
     _write(root / "renamed" / "04_introspection (1).ipynb", nb)
     _write(root / "renamed" / "old" / "homework.ipynb", stubs("04"), mtime=1_000_000_000)
     (root / "renamed" / "notes.txt").write_text("my notes\n", encoding="utf-8")
+
+    nb = stubs("01")
+    nb.cells.append(nbformat.v4.new_code_cell(TRACE_VERDICTS))
+    _write(root / "traced_grader" / "01_module.ipynb", nb)
+    for lesson, name, source in [
+        ("01", "01_module", KILL_SUPERVISOR),
+        ("02", "02_containers", KILL_GROUP),
+    ]:
+        nb = solved(lesson)  # first of all (nothing to rerun: the test stays short)
+        nb.cells.insert(0, nbformat.v4.new_code_cell(source))
+        _write(root / "kills_the_grader" / f"{name}.ipynb", nb)
 
     (root / "no_notebooks").mkdir(parents=True, exist_ok=True)
     (root / "no_notebooks" / "README.txt").write_text("I could not finish.\n", encoding="utf-8")

@@ -84,8 +84,8 @@ def test_exit_status_zero_and_one_line_summary(graded):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"graded {len(EXPECTED)} students, 18 notebooks (")
-    assert "1 crashed, 14 graded, 1 memory, 1 timeout, 1 unreadable" in lines[0]
+    assert lines[0].startswith(f"graded {len(EXPECTED)} students, 21 notebooks (")
+    assert "3 crashed, 15 graded, 1 memory, 1 timeout, 1 unreadable" in lines[0]
 
 
 def test_no_kernel_or_forked_child_outlives_the_command(graded):
@@ -167,6 +167,26 @@ def test_patching_the_grader_is_reported_as_tampering(students):
     assert "helpers.grading.run_check" in run_check and "torch.allclose" in run_check
     code = students["patched_code"]["tasks"]["02.mlp"]["message"]
     assert "helpers.checks.core.Checker.fail.__code__" in code
+
+
+def test_a_trace_function_rewriting_verdicts_is_tampering(students):
+    for entry in students["traced_grader"]["tasks"].values():
+        if entry["lesson"] == "01":
+            assert (entry["status"], entry["headline"]) == ("error", TAMPERED)
+            assert "sys.settrace" in entry["message"]
+            assert "the verdicts, after their checks returned" in entry["message"]
+
+
+def test_killing_the_supervisor_or_the_process_group_costs_only_that_notebook(students):
+    # The rest of the class was graded (the fixture's run), no process outlived it
+    # (test_no_kernel_or_forked_child_outlives_the_command), and:
+    first, second = students["kills_the_grader"]["notebooks"]
+    assert (
+        first["reason"]
+        == "the grader's supervisor was killed by SIGKILL (probably by the notebook)"
+    )
+    assert second["reason"].startswith("the kernel was killed (SIGKILL)")
+    assert second["reason"].endswith("in code cell 1 (`import os, signal`)")
 
 
 def test_stopped_notebooks_keep_the_verdicts_they_reached(students):
@@ -352,3 +372,96 @@ def test_command_line_error_has_no_traceback(tmp_path):
     done = grade(str(tmp_path / "missing"), "--out", str(tmp_path / "out"))
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == f"error: {tmp_path / 'missing'} is not a folder\n"
+
+
+# -- the pieces, without kernels ---------------------------------------------------------------
+
+
+def test_symbolic_links_are_listed_never_graded(tmp_path):
+    from helpers.batch.discover import discover
+
+    make_class_root = tmp_path / "class"
+    alice = make_class_root / "alice"
+    alice.mkdir(parents=True)
+    (alice / "01_module.ipynb").write_text("{}", encoding="utf-8")
+    mallory = make_class_root / "mallory"
+    mallory.mkdir()
+    (mallory / "01_module.ipynb").symlink_to("../alice/01_module.ipynb")  # a copied notebook
+    (mallory / "passwd.ipynb").symlink_to("/etc/passwd")
+    (mallory / "loop").symlink_to(mallory)  # a loop is not followed
+    found = {s.id: s for s in discover(make_class_root)}
+    assert list(found["alice"].graded) == ["01"]
+    assert found["mallory"].graded == {}
+    assert found["mallory"].not_graded == [
+        {"path": f"mallory/{name}", "reason": "a symbolic link (not followed)"}
+        for name in ("01_module.ipynb", "loop", "passwd.ipynb")
+    ]
+
+
+def test_out_folder_inside_the_submissions_is_not_a_student(tmp_path):
+    from helpers.batch.discover import discover
+
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "grades" / "feedback").mkdir(parents=True)
+    assert [s.id for s in discover(tmp_path, tmp_path / "grades")] == ["bob"]
+    assert [s.id for s in discover(tmp_path)] == ["bob", "grades"]
+
+
+def test_equally_new_notebooks_choose_the_last_path(tmp_path):
+    from helpers.batch.discover import discover
+
+    for name in ("b/01_module.ipynb", "a/01_module (1).ipynb"):
+        path = tmp_path / "carol" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}", encoding="utf-8")
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    (carol,) = discover(tmp_path)
+    assert carol.graded["01"].relpath == "carol/b/01_module.ipynb"
+
+
+def test_gradebook_neutralises_ids_a_spreadsheet_would_run():
+    from helpers.batch.report import build_results, gradebook_csv
+
+    ids = ['=HYPERLINK("http://x")', "+1", "-x", "@SUM(A1)", 'ana, "the" best\nline', "ünï"]
+    results = build_results(
+        {sid: {"notebooks": [], "not_graded": [], "tasks": {}} for sid in ids}, {}, "1/1"
+    )
+    rows = list(csv.reader(gradebook_csv(results).splitlines(keepends=True)))
+    assert rows[0] == ["student", "score", "max_score", "percent"]
+    assert [row[0] for row in rows[1:]] == [
+        "'+1",
+        "'-x",
+        '\'=HYPERLINK("http://x")',
+        "'@SUM(A1)",
+        'ana, "the" best\nline',
+        "ünï",
+    ]
+    assert list(results["students"]) == sorted(ids)  # results.json keeps the ids as they are
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--memory-mb", "10"], "error: --memory-mb must be at least 1024"),
+        (["--timeout", "inf"], "error: --timeout must be a positive number"),
+        (["--timeout", "nan"], "error: --timeout must be a positive number"),
+        (["--timeout", "-1"], "error: --timeout must be a positive number"),
+    ],
+)
+def test_limits_no_kernel_could_work_under_exit_2(tmp_path, capsys, args, message):
+    from helpers.batch.cli import main
+
+    (tmp_path / "class").mkdir()
+    assert main([str(tmp_path / "class"), "--out", str(tmp_path / "out"), *args]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith(message), err
+
+
+def test_merge_of_a_part_that_is_not_a_results_file_exits_2(tmp_path, capsys):
+    from helpers.batch.cli import main
+
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "results.json").write_text('{"students": []}', encoding="utf-8")
+    assert main(["--merge", str(tmp_path / "part"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: cannot merge: "), err

@@ -1,10 +1,16 @@
 """The channel between a grading kernel and its supervisor, and the tamper fingerprint.
 
 Messages are length-prefixed JSON on two pipes that are neither stdin, stdout nor
-stderr, so whatever a notebook prints is only output. The verdicts travel in the last
-message, which carries an HMAC keyed with a secret the supervisor sends only with its
-"grade" command, after the last learner cell has finished: code of the notebook never
-ran while the secret existed, so a message it wrote earlier cannot carry a valid MAC.
+stderr, so whatever a notebook prints is only output. Each verdict travels as soon as its
+check returns, before any more learner code runs in the grader's thread; the supervisor
+accepts exactly one per task, in order, and anything else on the channel while the checks
+run is tampering. Then all verdicts travel again with the fingerprint, in a message that
+carries an HMAC keyed with a secret the supervisor sends only after the kernel said that
+every check is done: the secret is not in the process while the notebook's code runs in
+the grader's own thread (cells, then the checks calling the learner's code), so neither a
+cell nor a method the checks call can find it (in frames, ``gc`` or the commands).
+Trace and profile functions are removed before the checks, and an audit hook the
+notebook cannot remove reports any set while they run.
 
 The fingerprint names every object a verdict depends on (the course package's
 functions, classes and their members, the code, defaults and closures of its Python
@@ -32,6 +38,7 @@ __all__ = [
     "fingerprint",
     "mac",
     "read_message",
+    "trace_alarm",
     "verify",
     "write_message",
 ]
@@ -86,6 +93,23 @@ def verify(secret: str, message: Any) -> Any:
         return None
     expected = mac(secret, message.get("payload"))
     return message["payload"] if hmac.compare_digest(expected, message["mac"]) else None
+
+
+def trace_alarm(fd: int) -> Any:
+    """Install an audit hook (it cannot be removed) that, once armed, reports on ``fd``
+    every call of ``sys.settrace`` or ``sys.setprofile`` (or a profiler's C equivalent):
+    a trace or profile function runs in the grader's own frames and could rewrite a
+    verdict there. Returns the function that arms it."""
+    armed: list[bool] = []
+    write = write_message
+
+    def hook(event: str, args: Any) -> None:
+        if armed and event in ("sys.settrace", "sys.setprofile"):
+            armed.clear()  # one report is enough
+            write(fd, {"op": "traced", "event": event})
+
+    sys.addaudithook(hook)
+    return lambda: armed.append(True)
 
 
 # -- fingerprint ----------------------------------------------------------------------------

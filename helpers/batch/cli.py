@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
 __all__ = ["main"]
+
+
+MIN_MEMORY_MB = 1024  # below this, no kernel can even start (torch's libraries)
 
 
 class UsageError(Exception):
@@ -99,10 +103,13 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("--out OUT_DIR is required")
     if args.workers < 1:
         raise UsageError(f"--workers must be at least 1 (got {args.workers})")
-    if not args.timeout > 0:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
         raise UsageError(f"--timeout must be a positive number of seconds (got {args.timeout:g})")
-    if args.memory_mb < 1:
-        raise UsageError(f"--memory-mb must be a positive number of MB (got {args.memory_mb})")
+    if args.memory_mb < MIN_MEMORY_MB:
+        raise UsageError(
+            f"--memory-mb must be at least {MIN_MEMORY_MB}: a kernel needs about 800 MB of "
+            f"address space to import torch (got {args.memory_mb})"
+        )
     folder = args.submissions or args.student
     if folder is not None:
         if not folder.is_dir():
@@ -213,7 +220,7 @@ def _class(args: argparse.Namespace, shard: tuple[int, int]) -> int:
     from helpers.batch.report import build_results, write_outputs
 
     k, n = shard
-    students = [s for s in discover(args.submissions) if shard_of(s.id, n) == k]
+    students = [s for s in discover(args.submissions, args.out) if shard_of(s.id, n) == k]
     entries, seconds, notebooks = _grade(students, args)
     results = build_results(entries, _limits(args), args.shard)
     write_outputs(results, args.out)
@@ -232,8 +239,8 @@ def _merge(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot read {folder / 'results.json'}: {exc}") from None
     try:
         results = merge_results(parts)
-    except (ValueError, KeyError) as exc:
-        raise UsageError(f"cannot merge: {exc}") from None
+    except Exception as exc:  # a part that is not a results.json of this grader
+        raise UsageError(f"cannot merge: {type(exc).__name__}: {exc}") from None
     write_outputs(results, args.out)
     print(f"merged {len(parts)} parts: {len(results['students'])} students; wrote {args.out}")
     return 0

@@ -5,8 +5,10 @@ Every ``.ipynb`` below it, at any depth, is a course exercise when its metadata 
 lesson of ``TASKS`` (``python -m helpers build`` writes ``{"lesson": "01", ...}`` there)
 or, failing that, when its file name does (``01_module (1).ipynb``, ``Copy of
 01_module_exercise.ipynb``). Of two notebooks of one lesson, the newest file (latest
-modification time) is graded. Hidden files and folders (``.ipynb_checkpoints``, ``.git``)
-and ``__MACOSX`` are skipped; every other file is listed as not graded.
+modification time; of two equally new, the last by path) is graded. Hidden files and
+folders (``.ipynb_checkpoints``, ``.git``) and ``__MACOSX`` are skipped; every other file is
+listed as not graded, symbolic links included (a link to another student's notebook or to a
+file outside the submissions is never graded, and a link is never followed).
 """
 
 from __future__ import annotations
@@ -80,6 +82,9 @@ def student(folder: Path, root: Path, known: dict[str, str] | None = None) -> St
     by_lesson: dict[str, list[Notebook]] = {}
     for path in sorted(_files(folder)):
         relpath = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            found.not_graded.append({"path": relpath, "reason": "a symbolic link (not followed)"})
+            continue
         if path.suffix.lower() != ".ipynb":
             found.not_graded.append({"path": relpath, "reason": "not a notebook"})
             continue
@@ -116,16 +121,22 @@ def _files(folder: Path) -> list[Path]:
         parts = path.relative_to(folder).parts
         if any(part.startswith(".") or part in _SKIPPED for part in parts):
             continue
-        if path.is_file():
+        if path.is_symlink() or path.is_file():  # rglob does not descend into links
             files.append(path)
     return files
 
 
-def discover(root: Path) -> list[Student]:
-    """Every student of the submissions folder ``root``, sorted by id."""
+def discover(root: Path, exclude: Path | None = None) -> list[Student]:
+    """Every student of the submissions folder ``root``, sorted by id; ``exclude`` (the
+    grader's own output folder, when it is inside ``root``) is not a student."""
     known = lessons()
+    skip = exclude.resolve() if exclude is not None else None
     folders = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+        (
+            p
+            for p in root.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and p.resolve() != skip
+        ),
         key=lambda p: p.name,
     )
     return [student(folder, root, known) for folder in folders if folder.name not in _SKIPPED]

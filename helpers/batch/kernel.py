@@ -7,8 +7,9 @@ of a Jupyter kernel: the same cell syntax, magics, ``display`` and tracebacks, w
 messaging), fingerprints what a verdict depends on and sends that fingerprint. Then, per
 command: run one cell and reply with its error and a bounded copy of what it printed; or
 grade: run ``run_check`` for each task of the lesson on the cells' namespace, from the
-installed package, and send the verdicts with the fingerprint, authenticated with the
-secret that came with the command.
+installed package, send each verdict as soon as its check returns, say "checked", and
+then send them all again with the fingerprint, authenticated with the secret the
+supervisor sends only in reply to "checked".
 """
 
 from __future__ import annotations
@@ -96,12 +97,18 @@ def _error(result: Any) -> dict[str, Any] | None:
 
 def main(cmd_fd: int, reply_fd: int) -> None:
     started = time.perf_counter()
+    import threading
+
     import torch  # noqa: F401  (before any learner code: the checks bind torch at import)
 
     from helpers import grading
     from helpers.batch import channel
 
-    run_check = grading.run_check  # as installed, before any learner code
+    # As installed, before any learner code (a cell may rebind or patch them later).
+    run_check = grading.run_check
+    settrace, setprofile = sys.settrace, sys.setprofile
+    thread_settrace, thread_setprofile = threading.settrace, threading.setprofile
+    arm = channel.trace_alarm(reply_fd)
     shell = _shell()
     held: list[Any] = []
     before = channel.fingerprint(held)
@@ -132,18 +139,31 @@ def main(cmd_fd: int, reply_fd: int) -> None:
                 },
             )
         elif command.get("op") == "grade":
-            payload = _grade(shell.user_ns, command["tasks"], grading.TASKS, run_check, channel)
+            # No trace or profile function of the notebook may watch the grader's frames;
+            # one set from now on is reported by the alarm.
+            settrace(None)
+            setprofile(None)
+            thread_settrace(None)
+            thread_setprofile(None)
+            arm()
+            payload = _grade(
+                shell.user_ns, command["tasks"], grading.TASKS, run_check, channel, reply_fd
+            )
+            # Only now, with every check done, does the secret exist in this process.
+            channel.write_message(reply_fd, {"op": "checked"})
+            seal = channel.read_message(cmd_fd)
             channel.write_message(
-                reply_fd,
-                {"payload": payload, "mac": channel.mac(command["secret"], payload)},
+                reply_fd, {"payload": payload, "mac": channel.mac(seal["secret"], payload)}
             )
             return
 
 
 def _grade(
-    namespace: dict, tasks: list[str], known: Any, run_check: Any, channel: Any
+    namespace: dict, tasks: list[str], known: Any, run_check: Any, channel: Any, reply_fd: int
 ) -> dict[str, Any]:
-    """Every task's verdict on ``namespace``, and the fingerprint taken now."""
+    """Every task's verdict on ``namespace``, each sent to the supervisor as soon as its
+    check returns (before any more learner code can run and change it), and the
+    fingerprint taken now."""
     results = {}
     before_checks = channel.fingerprint([])
     sink = _Bounded()
@@ -154,12 +174,14 @@ def _grade(
             task = known[task_id]
             missing = [name for name in task.names if name not in namespace]
             result = run_check(task_id, namespace)
-            results[task_id] = {
+            verdict = {
                 "status": result.status,
                 "headline": result.headline,
                 "message": result.message,
                 "missing": missing,
             }
+            channel.write_message(reply_fd, {"op": "verdict", "task": task_id, **verdict})
+            results[task_id] = verdict
     finally:
         sys.stdout, sys.stderr = real_stdout, real_stderr
     after = channel.fingerprint([])

@@ -100,6 +100,17 @@ def merge_results(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
+# A cell that starts with one of these is a formula to a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A student id as the gradebook writes it: a leading ``'`` before an id that a
+    spreadsheet would run as a formula (``=HYPERLINK(...)``, ``+1``, ``-x``, ``@x``), so that
+    opening the file runs nothing; results.json and feedback keep the id as it is."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
+
+
 def gradebook_csv(results: dict[str, Any]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -107,7 +118,7 @@ def gradebook_csv(results: dict[str, Any]) -> str:
     for sid, student in results["students"].items():
         cells = [1 if student["tasks"][t]["status"] == "pass" else 0 for t in results["tasks"]]
         percent = f"{student['percent']:.1f}"
-        writer.writerow([sid, *cells, student["score"], student["max_score"], percent])
+        writer.writerow([csv_text(sid), *cells, student["score"], student["max_score"], percent])
     return out.getvalue()
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helpers.batch.discover import Notebook, Student, lessons
-from helpers.batch.supervisor import TAMPERED, descendants
+from helpers.batch.supervisor import TAMPERED, become_subreaper, descendants
 
 __all__ = ["Limits", "grade_notebook", "grade_students"]
 
@@ -165,15 +165,25 @@ def _verdicts(tasks: list[str], result: dict[str, Any]) -> dict[str, dict[str, s
     return out
 
 
+# The supervisors running now (this process is a subreaper while it grades: a process
+# whose supervisor the notebook killed becomes this process's child, and is swept).
+_LIVE: set[int] = set()
+_LIVE_LOCK = threading.Lock()
+
+
 def _supervise(job: dict[str, Any]) -> dict[str, Any]:
-    """Run one supervisor; if it hangs (a grader bug), kill it and everything below it."""
+    """Run one supervisor; if it hangs (a grader bug) or dies (killed by the notebook),
+    kill everything it left."""
     outer = 2 * (120.0 + job["timeout"] + job["grade_seconds"]) + 60.0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helpers.batch.supervisor"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    with _LIVE_LOCK:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "helpers.batch.supervisor"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # a notebook's os.killpg() cannot reach the grader
+        )
+        _LIVE.add(process.pid)
     try:
         out, err = process.communicate(json.dumps(job).encode(), timeout=outer)
     except subprocess.TimeoutExpired:
@@ -182,11 +192,50 @@ def _supervise(job: dict[str, Any]) -> dict[str, Any]:
                 os.kill(pid, signal.SIGKILL)
         process.kill()
         out, err = process.communicate()
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(process.pid)
     try:
-        return json.loads(out)
+        result = json.loads(out)
     except ValueError:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        return {"outcome": "crashed", "reason": f"the grader's supervisor failed: {tail[0]}"}
+        _sweep()
+        code = process.returncode
+        if code is not None and code < 0:
+            why = f"was killed by {signal.Signals(-code).name} (probably by the notebook)"
+        else:
+            tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            why = f"failed: {tail[0]}"
+        return {"outcome": "crashed", "reason": f"the grader's supervisor {why}"}
+    return result
+
+
+def _sweep() -> None:
+    """Kill and reap every process below this one that no live supervisor owns: what a
+    notebook left when it killed its supervisor (reparented here, the subreaper)."""
+    me = os.getpid()
+    for _ in range(100):
+        with _LIVE_LOCK:
+            table = descendants(me)
+            stray = [
+                pid for pid, (parent, _, _) in table.items() if parent == me and pid not in _LIVE
+            ]
+            below = {pid: parent for pid, (parent, _, _) in table.items()}
+            doomed = set(stray)
+            for pid in below:
+                ancestor = pid
+                while ancestor in below and ancestor not in doomed:
+                    ancestor = below[ancestor]
+                if ancestor in doomed:
+                    doomed.add(pid)
+            for pid in doomed:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in stray:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        if not stray:
+            return
+        time.sleep(0.01)
 
 
 def grade_students(
@@ -216,9 +265,24 @@ def grade_students(
             if progress:
                 progress(done["students"], done["notebooks"])
 
-    with ThreadPoolExecutor(max_workers=max(1, limits.workers)) as pool:
+    subreaper = become_subreaper()
+    pool = ThreadPoolExecutor(max_workers=max(1, limits.workers))
+    try:
         for future in [pool.submit(one, s, nb) for s, nb in jobs]:
             future.result()
+    except BaseException:  # Ctrl-C: stop the queue, and every supervisor with its kernel
+        pool.shutdown(wait=False, cancel_futures=True)
+        with _LIVE_LOCK:
+            for pid in list(_LIVE):
+                for below in [pid, *descendants(pid)]:
+                    with contextlib.suppress(OSError):
+                        os.kill(below, signal.SIGKILL)
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        if subreaper:
+            _sweep()
+            become_subreaper(False)
     for student_records in records.values():
         student_records.sort(key=lambda r: r["lesson"])
     return records

@@ -5,8 +5,11 @@ It makes itself a child subreaper (Linux), so that every process the notebook st
 however it detaches (a double fork, ``setsid``, ignoring SIGTERM), stays its descendant;
 it starts the kernel (``helpers.batch.kernel``) with the address-space, file-size and
 core-dump limits set by the operating system before the kernel's first instruction; it
-enforces the wall clock and polls the whole tree's resident memory; and at the end it
-SIGKILLs and reaps every descendant. Its own code never runs any of the notebook's.
+enforces the wall clock and polls the whole tree's resident memory; before the checks it
+SIGKILLs every process the notebook left running but the kernel (one could read the
+grader's commands), and at the end it SIGKILLs and reaps every descendant. The kernel is
+in a session of its own (``os.killpg(0, ...)`` in a cell reaches only the notebook's
+processes). Its own code never runs any of the notebook's.
 
 When the kernel dies or is stopped in the middle of the notebook, a second fresh kernel
 runs the cells that had finished, so that the tasks they define still get verdicts;
@@ -32,7 +35,7 @@ from typing import Any
 
 from helpers.batch import channel
 
-__all__ = ["MARKER", "TAMPERED", "main"]
+__all__ = ["MARKER", "TAMPERED", "become_subreaper", "main"]
 
 MARKER = "INSIDE_NN_MODULE_GRADER_KERNEL"  # in every grading kernel's environment
 TAMPERED = "the grader was modified by the notebook"
@@ -56,12 +59,13 @@ class Tampered(Exception):
     """The channel carried something the grader did not send for."""
 
 
-def _become_subreaper() -> bool:
+def become_subreaper(on: bool = True) -> bool:
+    """Make this process (Linux) the reaper of its orphaned descendants, or stop."""
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return libc.prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
 
@@ -102,22 +106,30 @@ def descendants(root: int) -> dict[int, tuple[int, str, int]]:
     return found
 
 
-def kill_tree() -> None:
-    """SIGKILL every descendant of this process and reap them, until none is left."""
+def kill_tree(spare: int | None = None) -> None:
+    """SIGKILL every descendant of this process (but ``spare``) and reap them, until none
+    is left."""
     me = os.getpid()
     for _ in range(200):
         alive = descendants(me)
+        alive.pop(spare, None)
         for pid, (_, state, _) in alive.items():
             if state != "Z":
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
-        _reap()
+        _reap(spare)
         if not alive:
             return
         time.sleep(0.01)
 
 
-def _reap() -> None:
+def _reap(spare: int | None = None) -> None:
+    if spare is not None:  # only the others: the kernel's status is the Kernel's to read
+        for pid, (parent, state, _) in descendants(os.getpid()).items():
+            if parent == os.getpid() and pid != spare and state == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        return
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -170,6 +182,7 @@ class Kernel:
                 cwd=workdir,
                 env=env,
                 preexec_fn=limits,
+                start_new_session=True,  # os.killpg(0, ...) reaches the notebook's own only
             )
         os.close(cmd_read)
         os.close(reply_write)
@@ -313,21 +326,46 @@ def _run(job: dict[str, Any], cells: list[dict[str, Any]], recovery: bool) -> di
                 break
         if run["stopped"] and not run["stopped"].get("alive"):
             return run
-        secret = secrets.token_hex(32)
-        kernel.send({"op": "grade", "tasks": job["tasks"], "secret": secret})
+        # A process the notebook left running could read the grader's commands or write
+        # on its channel while the checks run: only the kernel itself is left.
+        kill_tree(spare=kernel.process.pid)
+        kernel.send({"op": "grade", "tasks": job["tasks"]})
         grade_deadline = time.monotonic() + job["grade_seconds"]
+        within = (
+            f"within {job['grade_seconds']:g} s (a thread or a __del__ of the notebook may block)"
+        )
+        streamed: dict[str, Any] = {}
+        traced = None
         try:
-            message = kernel.receive(grade_deadline, "grading")
+            while True:  # one verdict per task, in order, then "checked"
+                message = kernel.receive(grade_deadline, within)
+                op = message.get("op") if isinstance(message, dict) else None
+                if op == "traced":
+                    traced = f"sys.settrace / sys.setprofile (a trace function, {message})"
+                    continue
+                if op == "checked" and len(streamed) == len(job["tasks"]):
+                    break
+                tasks = job["tasks"]
+                expected = tasks[len(streamed)] if len(streamed) < len(tasks) else None
+                if op != "verdict" or message.get("task") != expected:
+                    raise Tampered("a message the grader did not send while it checked")
+                streamed[expected] = {k: v for k, v in message.items() if k not in ("op", "task")}
+            # Only now, with every check done, does the secret exist.
+            secret = secrets.token_hex(32)
+            kernel.send({"op": "seal", "secret": secret})
+            message = kernel.receive(grade_deadline, within)
         except Stopped as stop:
             run["grade_failed"] = {"outcome": stop.outcome, "reason": stop.reason}
             return run
         payload = channel.verify(secret, message)
         if payload is None:
             raise Tampered("a verdict without the grader's secret")
-        changed: list[str] = []
+        changed: list[str] = [traced] if traced else []
+        if payload.get("results") != streamed:
+            changed.append("the verdicts, after their checks returned")
         for after in payload.get("fingerprints", [None]):
             changed += [c for c in channel.changed(before, after) if c not in changed]
-        run["verdicts"] = payload.get("results")
+        run["verdicts"] = streamed
         if changed:
             run["tampered"] = changed
     except Tampered as exc:
@@ -374,7 +412,8 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
     elif first.get("grade_failed") and not tampered:
         failed = first["grade_failed"]
         outcome = failed["outcome"]
-        reason = f"the grader's checks did not finish: {failed['reason']}"
+        sep = " " if outcome == "timeout" else ": "
+        reason = f"the grader's checks did not finish{sep}{failed['reason']}"
     errors = [
         {"cell": cells[i]["number"], "first_line": _first_line(cells[i]["source"]), **c["error"]}
         for i, c in enumerate(first["cells"])
@@ -396,7 +435,7 @@ def grade(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> int:
-    _become_subreaper()
+    become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: (kill_tree(), os._exit(1)))
     job = json.loads(sys.stdin.read())
     try:
