@@ -10,6 +10,10 @@
   random streams;
 - autograd is on while the check runs (even when called under ``torch.no_grad()``),
   and torch's grad mode and default dtype are restored afterwards;
+- torch runs on one CPU thread while the check runs (its models and tensors are tiny: one
+  thread is the fastest, and the only setting that stays fast on a busy machine, where a
+  kernel's default of one thread per core makes every small operation wait for all of
+  them); the notebook's thread count is put back afterwards;
 - tensors are created on the CPU by default while the check runs, even when the notebook
   called ``torch.set_default_device(device)`` (which would otherwise make a verdict depend
   on whether the machine has a GPU); the notebook's default device is restored afterwards;
@@ -106,7 +110,10 @@ def _restored_torch_modes() -> Iterator[None]:
     grad_enabled = torch.is_grad_enabled()
     default_dtype = torch.get_default_dtype()
     default_device = torch.get_default_device()
+    threads = torch.get_num_threads()
     try:
+        if threads != 1:
+            torch.set_num_threads(1)
         torch.set_default_device(None)  # factory functions without device= make CPU tensors
         # Checks run with autograd on, whatever the caller's context (no_grad, inference_mode).
         with torch.inference_mode(False), torch.enable_grad():
@@ -114,6 +121,8 @@ def _restored_torch_modes() -> Iterator[None]:
     finally:
         torch.set_grad_enabled(grad_enabled)
         torch.set_default_dtype(default_dtype)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         # None is torch's own "nothing set" (the CPU), which adds no cost to every torch call.
         torch.set_default_device(None if default_device.type == "cpu" else default_device)
 

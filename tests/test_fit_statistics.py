@@ -30,14 +30,6 @@ SEEDS = range(int(os.environ.get("FIT_STATISTICS_SEEDS", "3")))
 MARGIN = 0.05  # the lowest final accuracy of each optimizer stays this far above THRESHOLD
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models: one thread is fastest, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _verdict(task_id: str, namespace: dict, seed: int) -> tuple:
     """What run_check would say with the check's own seed set to ``seed`` (and the notebook's

@@ -105,14 +105,6 @@ CONV_MISTAKES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small elementwise work: one thread is fastest, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def test_xavier_uniform_probe_passes_with_margin_and_names_each_mistake():
     worst = 0.0  # the largest relative error of the rms over every seed and layer

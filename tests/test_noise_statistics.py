@@ -10,7 +10,6 @@ second.
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from helpers.checks.lesson01 import (
@@ -27,14 +26,6 @@ from helpers.checks.lesson01 import (
 SEEDS = range(250)
 CLIPS = (2.0, 2.5, 3.0)
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small elementwise work: one thread is fastest, and immune to a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _measured(noise: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

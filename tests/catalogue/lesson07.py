@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import torch
 from torch import nn
@@ -116,6 +118,26 @@ def train_one_epoch_numpy_weighted_average(model, loader, loss_fn, optimizer, de
         losses.append(loss.item())
         sizes.append(len(inputs))
     return np.average(losses, weights=sizes)
+
+
+@correct("07.train_one_epoch")
+def train_one_epoch_counted_from_one(model, loader, loss_fn, optimizer, device):
+    """enumerate(loader, 1) with a progress print, gradients set to None by hand, the batch
+    unpacked from a list, Python ints counted, the sums divided at the end."""
+    model.train()
+    losses, sizes = [], []
+    for step, batch in enumerate(loader, 1):
+        inputs, targets = [part.to(device) for part in batch]
+        for p in model.parameters():
+            p.grad = None
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item() * int(targets.shape[0]))
+        sizes.append(int(targets.shape[0]))
+        if step % 100 == 0:
+            print(f"step {step}: loss {loss.item():.4f}")
+    return sum(losses) / sum(sizes)
 
 
 # -- mistakes -------------------------------------------------------------------------------------
@@ -307,6 +329,54 @@ def train_one_epoch_returns_last_loss(model, loader, loss_fn, optimizer, device)
         loss.backward()
         optimizer.step()
     return loss.item()
+
+
+@mistake("07.train_one_epoch", hint="multiply by the batch size only the float you add")
+def train_one_epoch_backward_on_summed_loss(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets) * len(targets)  # the mistake: before backward
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+        count += len(targets)
+    return total / count
+
+
+@mistake("07.train_one_epoch", hint="no clip_grad_norm_ / clip_grad_value_")
+def train_one_epoch_clips_gradients(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        optimizer.zero_grad()
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # the mistake
+        optimizer.step()
+        total += loss.item() * len(targets)
+        count += len(targets)
+    return total / count
+
+
+@mistake("07.train_one_epoch", hint="The forward pass or the loss ran in lower precision")
+def train_one_epoch_autocast_bfloat16(model, loader, loss_fn, optimizer, device):
+    model.train()
+    total, count = 0.0, 0
+    for inputs, targets in loader:
+        inputs, targets = inputs.to(device), targets.to(device)
+        optimizer.zero_grad()
+        with torch.autocast(device_type=inputs.device.type, dtype=torch.bfloat16):
+            outputs = model(inputs)  # the mistake: bfloat16 matmuls
+        loss = loss_fn(outputs.float(), targets)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(targets)
+        count += len(targets)
+    return total / count
 
 
 # == 07.evaluate ==================================================================================
@@ -711,6 +781,68 @@ def fit_inline_adamw_summed_loss(model, train_loader, val_loader, epochs, lr, de
     return {"train_loss": train_loss, "val_accuracy": val_accuracy}
 
 
+@correct("07.fit")
+def fit_rmsprop_clipped(model, train_loader, val_loader, epochs, lr, device):
+    """RMSprop (not one the check promises, but it gets there too), gradient clipping (fit's
+    contract does not rule it out), each epoch's batches listed first, nested helpers."""
+    model.to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=lr)
+
+    def one_epoch():
+        model.train()
+        total = 0.0
+        for x, y in list(train_loader):
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad(set_to_none=False)
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), max_norm=5.0)
+            optimizer.step()
+            total += loss.item() * x.size(0)
+        return total / len(train_loader.dataset)
+
+    @torch.inference_mode()
+    def accuracy():
+        model.eval()
+        right = sum(
+            int((model(x.to(device)).argmax(1) == y.to(device)).sum()) for x, y in val_loader
+        )
+        return right / len(val_loader.dataset)
+
+    history = {"train_loss": [], "val_accuracy": []}
+    for _ in range(epochs):
+        history["train_loss"].append(one_epoch())
+        history["val_accuracy"].append(accuracy())
+    return history
+
+
+def _fit_calling_the_notebooks_helpers(model, train_loader, val_loader, epochs, lr, device):
+    model = model.to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True)
+    loss_fn = nn.CrossEntropyLoss()
+    train_loss, val_accuracy = [], []
+    for _ in range(epochs):
+        train_loss.append(train_one_epoch(model, train_loader, loss_fn, optimizer, device))  # noqa: F821
+        val_accuracy.append(evaluate(model, val_loader, device))  # noqa: F821
+    return {"train_loss": train_loss, "val_accuracy": val_accuracy}
+
+
+# The notebook's namespace: fit finds the learner's own (correct, differently written)
+# train_one_epoch and evaluate there, next to the notebook's global device.
+_NOTEBOOK = {
+    "torch": torch,
+    "nn": nn,
+    "device": torch.device("cpu"),
+    "train_one_epoch": train_one_epoch_counted_from_one,
+    "evaluate": evaluate_inference_mode_decorator,
+}
+fit_calling_the_notebooks_helpers = correct("07.fit", extra=_NOTEBOOK)(
+    types.FunctionType(
+        _fit_calling_the_notebooks_helpers.__code__, _NOTEBOOK, "fit_calling_the_notebooks_helpers"
+    )
+)
+
+
 # -- mistakes -------------------------------------------------------------------------------------
 
 
@@ -933,3 +1065,79 @@ def fit_zero_grad_before_step(model, train_loader, val_loader, epochs, lr, devic
         history["train_loss"].append(total / len(train_loader.dataset))
         history["val_accuracy"].append(_evaluate(model, val_loader, device))
     return history
+
+
+@mistake("07.fit", hint="the total and the sample count run on across epochs")
+def fit_running_mean_across_epochs(model, train_loader, val_loader, epochs, lr, device):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    history = {"train_loss": [], "val_accuracy": []}
+    total, count = 0.0, 0  # the mistake: both set once, not per epoch
+    for _ in range(epochs):
+        model.train()
+        for x, y in train_loader:
+            x, y = x.to(device), y.to(device)
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(y)
+            count += len(y)
+        history["train_loss"].append(total / count)
+        history["val_accuracy"].append(_evaluate(model, val_loader, device))
+    return history
+
+
+@mistake("07.fit", hint="That is cross-entropy with label smoothing")
+def fit_label_smoothing(model, train_loader, val_loader, epochs, lr, device):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)  # the mistake: another loss
+    history = {"train_loss": [], "val_accuracy": []}
+    for _ in range(epochs):
+        history["train_loss"].append(
+            _train_one_epoch(model, train_loader, loss_fn, optimizer, device)
+        )
+        history["val_accuracy"].append(_evaluate(model, val_loader, device))
+    return history
+
+
+@mistake("07.fit", hint="without early stopping or a break")
+def fit_early_stopping(model, train_loader, val_loader, epochs, lr, device):
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_accuracy": []}
+    best = -1.0
+    for _ in range(epochs):
+        history["train_loss"].append(
+            _train_one_epoch(model, train_loader, loss_fn, optimizer, device)
+        )
+        accuracy = _evaluate(model, val_loader, device)
+        history["val_accuracy"].append(accuracy)
+        if accuracy < best + 0.01:  # the mistake: no better by 1 point, fewer entries
+            break
+        best = accuracy
+    return history
+
+
+@mistake("07.fit", hint="That is the accuracy of val_loader's last batch only")
+def fit_last_validation_batch(model, train_loader, val_loader, epochs, lr, device):
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    history = {"train_loss": [], "val_accuracy": []}
+    for _ in range(epochs):
+        history["train_loss"].append(
+            _train_one_epoch(model, train_loader, loss_fn, optimizer, device)
+        )
+        model.eval()
+        with torch.no_grad():
+            for x, y in val_loader:
+                x, y = x.to(device), y.to(device)
+                accuracy = (model(x).argmax(1) == y).float().mean().item()  # the mistake
+        history["val_accuracy"].append(accuracy)
+    return history
+
+
+@mistake("07.fit", hint="Adadelta's lr, for one, is a factor")
+def fit_adadelta(model, train_loader, val_loader, epochs, lr, device):
+    return _fit_with(lambda ps, lr: torch.optim.Adadelta(ps, lr=lr))(
+        model, train_loader, val_loader, epochs, lr, device
+    )

@@ -14,6 +14,7 @@ it finds most likely, so that a mean over batches differs from the mean over sam
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -289,13 +290,49 @@ def _expected_grads(model: _Net, loss_fn: _Loss, step: _Step) -> list[torch.Tens
         return list(torch.autograd.grad(loss, params))
 
 
-def _all_close(a: list[torch.Tensor | None], b: list[torch.Tensor]) -> bool:
+def _all_close(
+    a: list[torch.Tensor | None], b: list[torch.Tensor], rtol: float = 1e-4, atol: float = 1e-6
+) -> bool:
     return all(
         x is not None
         and x.shape == y.shape
-        and bool(torch.isclose(x, y, rtol=1e-4, atol=1e-6).all())
+        and bool(torch.isclose(x, y.to(x.dtype), rtol=rtol, atol=atol).all())
         for x, y in zip(a, b, strict=True)
     )
+
+
+def _clamped(got: list[torch.Tensor | None], want: list[torch.Tensor]) -> bool:
+    """Whether ``got`` is ``want`` clamped to [-m, m], m the largest |entry| of ``got``
+    (clip_grad_value_)."""
+    if any(g is None or g.shape != w.shape for g, w in zip(got, want, strict=True)):
+        return False
+    m = max(float(g.abs().max()) for g in got if g is not None and g.numel())
+    return m > 0 and _all_close(got, [w.clamp(-m, m) for w in want])
+
+
+def _near(got: list[torch.Tensor | None], want: list[torch.Tensor]) -> bool:
+    """Whether each gradient is within 5 % (in norm) of the expected one."""
+    return all(
+        g is not None
+        and g.shape == w.shape
+        and float((g.double() - w.double()).norm()) <= 0.05 * float(w.double().norm()) + 1e-6
+        for g, w in zip(got, want, strict=True)
+    )
+
+
+def _scale(got: list[torch.Tensor | None], want: list[torch.Tensor]) -> float | None:
+    """``c`` when every gradient is ``c`` times the expected one (one c for all), else None."""
+    if any(g is None or g.shape != w.shape for g, w in zip(got, want, strict=True)):
+        return None
+    g = torch.cat([x.detach().flatten().double() for x in got if x is not None])
+    w = torch.cat([x.detach().flatten().double() for x in want])
+    norm = float(w.dot(w))
+    if not norm > 0:
+        return None
+    c = float(g.dot(w)) / norm
+    if not (math.isfinite(c) and c > 0) or abs(c - 1) <= 1e-3:
+        return None
+    return c if bool(torch.allclose(g, c * w, rtol=1e-3, atol=1e-7)) else None
 
 
 def _plus(a: list[torch.Tensor], b: list[torch.Tensor | None]) -> list[torch.Tensor]:
@@ -345,6 +382,42 @@ def _expect_fresh_gradients(
             facts=facts,
             hint="backward() adds to .grad; call optimizer.zero_grad() inside the loop, "
             "before each loss.backward(), not once before it.",
+        )
+    scales = [
+        1.0 if good else _scale(s.grads, e) for good, s, e in zip(ok, steps, expected, strict=True)
+    ]
+    factors = [c for c in scales if c is not None]
+    if len(factors) == len(steps):
+        sizes = [loss_fn.calls[s.last_backprop].size for s in steps]
+        shown = ", ".join(fmt(c) for c in factors)
+        if all(abs(c - n) <= 1e-3 * n for c, n in zip(factors, sizes, strict=True)):
+            t.fail(
+                "each step's gradient is the batch's gradient times the batch size",
+                facts=[f"Gradient / the batch's own gradient, per step: {shown}"],
+                hint="Backpropagate the loss as loss_fn gives it, loss.backward(), and "
+                "multiply by the batch size only the float you add to the total "
+                "(loss.item() * inputs.size(0)): a loss scaled before backward scales the "
+                "step too.",
+            )
+    clipped = [
+        good or (c is not None and c < 1) or _clamped(s.grads, e)
+        for good, c, s, e in zip(ok, scales, steps, expected, strict=True)
+    ]
+    if all(clipped):
+        t.fail(
+            "some steps used a shrunk gradient (gradient clipping)",
+            facts=facts,
+            hint="Step with the gradients backward() computed, unclipped: no "
+            "clip_grad_norm_ / clip_grad_value_ between loss.backward() and "
+            "optimizer.step() (the task's loop has none).",
+        )
+    if all(_near(s.grads, e) for s, e in zip(steps, expected, strict=True)):
+        t.fail(
+            "the gradients are close to each batch's own, but not equal",
+            facts=facts,
+            hint="The forward pass or the loss ran in lower precision (torch.autocast, .half() "
+            "or bfloat16): train in float32, without autocast; the check compares the "
+            "gradients at float32 precision.",
         )
     t.fail(
         f"the gradient at step {first + 1} is not that batch's gradient",
