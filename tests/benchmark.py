@@ -1,4 +1,5 @@
-"""Measure the course's speed goals (DESIGN.md, Performance) and print the figures.
+"""Measure the course's speed goals (the suite within 1.5x its floor, checks well under a
+second, grading throughput) and print the figures.
 
     python tests/benchmark.py            # everything
     python tests/benchmark.py --skip-suite   # only the kernel floor and check latency

@@ -1,4 +1,4 @@
-"""The grading contract of DESIGN.md: run_check, TASKS and the result they give."""
+"""The grading contract: run_check, TASKS and the result they give."""
 
 from __future__ import annotations
 

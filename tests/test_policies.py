@@ -1,4 +1,4 @@
-"""Project-wide rules of DESIGN.md that a single grep can prove."""
+"""Project-wide rules that a single grep can prove."""
 
 from __future__ import annotations
 
@@ -85,3 +85,22 @@ def test_committed_notebooks_save_no_widget_views():
         if any(WIDGET_VIEW in o.get("data", {}) for o in cell.get("outputs", []))
     ]
     assert saved == [], "re-execute with `python -m helpers execute` (README, For maintainers)"
+
+
+def test_the_repository_is_self_contained():
+    """Nothing committed points outside the repository: no path to the folder beside it
+    and no mention of documents that live only there."""
+    import subprocess
+
+    outside = re.compile(r"\.\./" + "shared" + r"|\b(?:" + "DESIGN|SYLLABUS|STYLE" + r")\.md\b")
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    found = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix in {".png", ".jpg"} or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="ignore")
+        found += [f"{name}: {m.group(0)}" for m in outside.finditer(text)]
+    assert found == []
