@@ -2,6 +2,7 @@
 
     python tests/benchmark.py            # everything
     python tests/benchmark.py --skip-suite   # only the kernel floor and check latency
+    python tests/benchmark.py --only-browser # only the browser suite, timed alone
 
 - floor: (notebooks the suite executes) x (time to start a kernel and import torch) / cores;
 - suite: wall time of the README's test command (``python -m pytest``), its ratio to the
@@ -12,7 +13,10 @@
 - grading throughput (``python -m helpers grade``): a class whose students each submit
   every solution notebook, in notebooks per minute, against its floor, (kernel start +
   import torch + the notebook's own run) x notebooks / cores, where each notebook's own
-  run is measured by executing it in a Jupyter kernel (goal: at most 1.3 x the floor).
+  run is measured by executing it in a Jupyter kernel (goal: at most 1.3 x the floor);
+- browser suite (``python -m pytest -m browser``, tests/test_browser.py): every lesson and
+  exercise in JupyterLab in Chromium, timed alone (goal: under about 3 minutes); skipped
+  when Chromium is missing. ``--only-browser`` runs just this, ``--skip-browser`` leaves it out.
 
 Not a test: timings depend on the machine and its load, so they are reported, not asserted.
 """
@@ -188,6 +192,34 @@ def grading_throughput(students: int) -> None:
     print(f"  ratio grade / floor: {elapsed / floor:.2f} (goal <= 1.3)")
 
 
+def browser_suite_time() -> None:
+    """Run the browser suite alone (``python -m pytest -m browser``) and print its wall
+    time and the slowest of its tests."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "browser", "--durations=0", "-rs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else "(no output)"
+    if done.returncode != 0:
+        summary += f"  [exit status {done.returncode}]"
+    print(f"\nbrowser suite alone: {elapsed:.2f} s wall (goal: under about 180 s) — {summary}")
+    skipped = [line for line in lines if line.startswith("SKIPPED")]
+    if skipped:
+        print(f"  {skipped[0]}")
+    tests: dict[str, float] = {}
+    for line in lines:
+        match = re.match(r"^([\d.]+)s (?:setup|call|teardown)\s+\S+?::(\S+)", line)
+        if match:
+            tests[match[2]] = tests.get(match[2], 0.0) + float(match[1])
+    for test, seconds in sorted(tests.items(), key=lambda item: -item[1])[:20]:
+        print(f"  {seconds:6.2f}  {test}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel-repeats", type=int, default=3)
@@ -197,10 +229,15 @@ def main() -> None:
     parser.add_argument("--grading-students", type=int, default=4)
     parser.add_argument("--skip-grading", action="store_true")
     parser.add_argument("--only-grading", action="store_true")
+    parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--only-browser", action="store_true")
     args = parser.parse_args()
 
     if args.only_grading:
         grading_throughput(args.grading_students)
+        return
+    if args.only_browser:
+        browser_suite_time()
         return
 
     n_cores, n_notebooks = cores(), notebooks_executed()
@@ -237,6 +274,8 @@ def main() -> None:
     )
     if not args.skip_grading:
         grading_throughput(args.grading_students)
+    if not args.skip_browser:
+        browser_suite_time()
 
 
 if __name__ == "__main__":
