@@ -7,7 +7,10 @@
 - ``python -m helpers execute PATH...``: re-execute committed notebooks in a kernel of
   this environment and keep them tidy (``helpers.notebooks``);
 - ``python -m helpers grade SUBMISSIONS_DIR --out OUT_DIR``: grade a class of submitted
-  exercise notebooks (``helpers.batch``; ``python -m helpers grade --help``).
+  exercise notebooks (``helpers.batch``; ``python -m helpers grade --help``);
+- ``python -m helpers site --out DIR [--root DIR] [--repository URL]``: build the course's
+  static website from the committed notebooks (``helpers.site``; needs
+  ``requirements-site.txt``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     execute_cmd.add_argument("paths", nargs="+", type=Path, help="notebooks to execute")
     commands.add_parser("grade", help="grade a class's notebooks (see: grade --help)")
+    site_cmd = commands.add_parser("site", help="build the course's website into --out")
+    site_cmd.add_argument("--out", type=Path, required=True, help="the folder to write")
+    site_cmd.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the course folder (default: here)"
+    )
+    site_cmd.add_argument(
+        "--repository", help="https://github.com/OWNER/REPO for 'Open in Colab' links"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "execute":
@@ -55,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.root / "solutions").is_dir():
         print(f"error: {args.root / 'solutions'} is not a folder", file=sys.stderr)
         return 2
+    if args.command == "site":
+        from helpers.site import REPOSITORY_URL
+        from helpers.site import main as site
+
+        return site(args.root, args.out, args.repository or REPOSITORY_URL)
     if args.command == "tasks":
         from helpers.tasklist import task_list_markdown
 

@@ -3,6 +3,7 @@ second, grading throughput) and print the figures.
 
     python tests/benchmark.py            # everything
     python tests/benchmark.py --skip-suite   # only the kernel floor and check latency
+    python tests/benchmark.py --only-browser # only the browser suite, timed alone
 
 - floor: (notebooks the suite executes) x (time to start a kernel and import torch) / cores;
 - suite: wall time of the README's test command (``python -m pytest``), its ratio to the
@@ -13,7 +14,13 @@ second, grading throughput) and print the figures.
 - grading throughput (``python -m helpers grade``): a class whose students each submit
   every solution notebook, in notebooks per minute, against its floor, (kernel start +
   import torch + the notebook's own run) x notebooks / cores, where each notebook's own
-  run is measured by executing it in a Jupyter kernel (goal: at most 1.3 x the floor).
+  run is measured by executing it in a Jupyter kernel (goal: at most 1.3 x the floor);
+- browser suite (``python -m pytest -m browser``: tests/test_browser.py and any other test
+  marked ``browser``): every lesson and exercise in JupyterLab in Chromium, timed alone
+  (goal: under about 3 minutes on two cores); skipped when Chromium is missing.
+  ``--only-browser`` runs just this, ``--skip-browser`` leaves it out;
+- website build (``python -m helpers site``): wall time and page count (goal: under 2
+  minutes on two cores); skipped when the site's tools are not installed.
 
 Not a test: timings depend on the machine and its load, so they are reported, not asserted.
 """
@@ -189,6 +196,55 @@ def grading_throughput(students: int) -> None:
     print(f"  ratio grade / floor: {elapsed / floor:.2f} (goal <= 1.3)")
 
 
+def browser_suite_time() -> None:
+    """Run the browser suite alone (``python -m pytest -m browser``) and print its wall
+    time and its slowest tests."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-m", "browser", "--durations=0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - start
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    summary = lines[-1] if lines else "(no output)"
+    if done.returncode != 0:
+        summary += f"  [exit status {done.returncode}]"
+    print(f"\nbrowser suite alone: {elapsed:.2f} s wall (goal: under about 180 s) — {summary}")
+    for line in lines:
+        if line.startswith("SKIPPED"):
+            print(f"  {line}")
+    tests: dict[str, float] = {}
+    for line in lines:
+        match = re.match(r"^([\d.]+)s (?:setup|call|teardown)\s+\S+?::(\S+)", line)
+        if match:
+            tests[match[2]] = tests.get(match[2], 0.0) + float(match[1])
+    for test, seconds in sorted(tests.items(), key=lambda item: -item[1])[:20]:
+        print(f"  {seconds:6.2f}  {test}")
+
+
+def site_build_time() -> None:
+    """Build the website into a temporary folder and print its time and page count."""
+    import tempfile
+
+    try:
+        from helpers.site import SiteError, build_site
+    except ImportError as exc:  # pragma: no cover - helpers.site imports only nbformat
+        print(f"\nwebsite build: skipped ({exc})")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            result = build_site(ROOT, Path(tmp) / "site")
+        except SiteError as exc:
+            print(f"\nwebsite build: failed or skipped ({exc})")
+            return
+    print(
+        f"\nwebsite build: {result['seconds']:.1f} s for {result['pages']} pages "
+        "(goal: under 120 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kernel-repeats", type=int, default=3)
@@ -198,11 +254,17 @@ def main() -> None:
     parser.add_argument("--grading-students", type=int, default=4)
     parser.add_argument("--skip-grading", action="store_true")
     parser.add_argument("--only-grading", action="store_true")
+    parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--only-browser", action="store_true")
     args = parser.parse_args()
 
     if args.only_grading:
         grading_throughput(args.grading_students)
         return
+    if args.only_browser:
+        browser_suite_time()
+        return
+    site_build_time()
 
     n_cores, n_notebooks = cores(), notebooks_executed()
     kernel = statistics.median(kernel_start_and_import_torch(args.kernel_repeats))
@@ -238,6 +300,8 @@ def main() -> None:
     )
     if not args.skip_grading:
         grading_throughput(args.grading_students)
+    if not args.skip_browser:
+        browser_suite_time()
 
 
 if __name__ == "__main__":
