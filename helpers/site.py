@@ -193,32 +193,17 @@ def task_anchor(task_id: str) -> str:
 
 
 def _instructors_page(root: Path) -> str:
-    from helpers.tasklist import task_statements
+    from helpers.tasklist import task_list_markdown
 
-    statements = task_statements(root)
-    lines = [
-        "# For instructors: every graded task",
-        "",
+    intro = (
         "Each task is checked by `run_check(task_id, namespace)` (`helpers.grading`); "
         "`python -m helpers grade SUBMISSIONS --out GRADES` grades a class, and "
         "`python -m helpers tasks` prints this list as markdown. A task's contract is its "
-        "statement in the exercise, repeated here.",
-        "",
-        "| id | title | the learner defines | exercise |",
-        "|----|-------|---------------------|----------|",
-    ]
-    for s in statements.values():
-        names = ", ".join(f"`{n}`" for n in s.names)
-        link = f"[Exercise {s.id[:2]}]({s.exercise})"
-        anchor = f"#{task_anchor(s.id)}"
-        lines.append(f"| [`{s.id}`]({anchor}) | {s.title} | {names} | {link} |")
-    for s in statements.values():
-        statement = re.sub(r"\A#+[^\n]*\n*", "", s.statement)  # our heading replaces it
-        lines += ["", f"({task_anchor(s.id)})=", f"## `{s.id}` · {s.title}", ""]
-        names = ", ".join(f"`{n}`" for n in s.names)
-        where = f"[Exercise {s.id[:2]}]({s.exercise})"
-        lines += [f"The learner defines {names} in {where}.", "", statement]
-    return "\n".join(lines) + "\n"
+        "statement in the exercise, repeated here."
+    )
+    return task_list_markdown(
+        root, title="For instructors: every graded task", intro=intro, anchor=task_anchor
+    )
 
 
 def _config(repository: str) -> dict[str, object]:

@@ -8,6 +8,7 @@ this module reads it from there and joins it to ``TASKS`` (id, title, names, not
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,21 +72,41 @@ def task_statements(root: Path) -> dict[str, TaskStatement]:
     return found  # lesson by lesson, in each exercise's order
 
 
-def task_list_markdown(root: Path) -> str:
-    """All tasks as one markdown document: a table, then each statement in full."""
+def task_list_markdown(
+    root: Path,
+    *,
+    title: str = "Graded tasks",
+    intro: str = "Grade one with `run_check(task_id, namespace)` (`helpers.grading`).",
+    anchor: Callable[[str], str] | None = None,
+) -> str:
+    """All tasks as one markdown document: a table, then each statement in full.
+
+    ``anchor`` (task id -> MyST target name), when given, makes the document a page of the
+    website: each id in the table links to the task's section, and each exercise is a link.
+    """
     statements = task_statements(root)
     lines = [
-        "# Graded tasks",
+        f"# {title}",
         "",
-        "Grade one with `run_check(task_id, namespace)` (`helpers.grading`).",
+        intro,
         "",
         "| id | title | the learner defines | exercise |",
         "|----|-------|---------------------|----------|",
     ]
     for s in statements.values():
         names = ", ".join(f"`{n}`" for n in s.names)
-        lines.append(f"| `{s.id}` | {s.title} | {names} | {s.exercise} |")
+        if anchor is None:
+            lines.append(f"| `{s.id}` | {s.title} | {names} | {s.exercise} |")
+        else:
+            link = f"[Exercise {s.id[:2]}]({s.exercise})"
+            lines.append(f"| [`{s.id}`](#{anchor(s.id)}) | {s.title} | {names} | {link} |")
     for s in statements.values():
         statement = re.sub(r"\A#+[^\n]*\n*", "", s.statement)  # our heading replaces it
-        lines += ["", f"## `{s.id}` · {s.title}", "", statement]
+        if anchor is None:
+            lines += ["", f"## `{s.id}` · {s.title}", "", statement]
+        else:
+            names = ", ".join(f"`{n}`" for n in s.names)
+            where = f"[Exercise {s.id[:2]}]({s.exercise})"
+            lines += ["", f"({anchor(s.id)})=", f"## `{s.id}` · {s.title}", ""]
+            lines += [f"The learner defines {names} in {where}.", "", statement]
     return "\n".join(lines) + "\n"

@@ -80,9 +80,16 @@ def kernel_start_and_import_torch(repeats: int) -> list[float]:
 def suite_time() -> tuple[float, str, dict[str, float]]:
     """Wall seconds of the README's test command, its closing line, and the seconds spent
     per notebook, exercise run and test module (summed over their tests)."""
+    elapsed, summary, lines = _run_pytest()
+    return elapsed, summary, _time_per_unit(lines)
+
+
+def _run_pytest(*options: str) -> tuple[float, str, list[str]]:
+    """Run ``python -m pytest -q --durations=0 OPTIONS``: its wall seconds, its closing line
+    (with the exit status when it failed) and its non-empty output lines."""
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "--durations=0"],
+        [sys.executable, "-m", "pytest", "-q", "--durations=0", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -92,7 +99,7 @@ def suite_time() -> tuple[float, str, dict[str, float]]:
     summary = lines[-1] if lines else "(no output)"
     if done.returncode != 0:
         summary += f"  [exit status {done.returncode}]"
-    return elapsed, summary, _time_per_unit(lines)
+    return elapsed, summary, lines
 
 
 def _time_per_unit(lines: list[str]) -> dict[str, float]:
@@ -199,18 +206,7 @@ def grading_throughput(students: int) -> None:
 def browser_suite_time() -> None:
     """Run the browser suite alone (``python -m pytest -m browser``) and print its wall
     time and its slowest tests."""
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-m", "browser", "--durations=0"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - start
-    lines = [line for line in done.stdout.splitlines() if line.strip()]
-    summary = lines[-1] if lines else "(no output)"
-    if done.returncode != 0:
-        summary += f"  [exit status {done.returncode}]"
+    elapsed, summary, lines = _run_pytest("-m", "browser")
     print(f"\nbrowser suite alone: {elapsed:.2f} s wall (goal: under about 180 s) — {summary}")
     for line in lines:
         if line.startswith("SKIPPED"):

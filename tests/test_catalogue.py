@@ -31,6 +31,8 @@ def _reference(notebook: str) -> dict:
 def reference(notebook: str) -> dict:
     """A solution notebook's namespace, run once per process (a copy per test)."""
     return dict(_reference(notebook))
+
+
 GENERIC_HINT = "Run the same call in a cell of your own"  # core.explain_exception's fallback
 
 

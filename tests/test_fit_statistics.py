@@ -30,7 +30,6 @@ SEEDS = range(int(os.environ.get("FIT_STATISTICS_SEEDS", "3")))
 MARGIN = 0.05  # the lowest final accuracy of each optimizer stays this far above THRESHOLD
 
 
-
 def _verdict(task_id: str, namespace: dict, seed: int) -> tuple:
     """What run_check would say with the check's own seed set to ``seed`` (and the notebook's
     global seed set to it first): (status, probe, headline, hint)."""

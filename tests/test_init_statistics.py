@@ -105,7 +105,6 @@ CONV_MISTAKES = {
 }
 
 
-
 def test_xavier_uniform_probe_passes_with_margin_and_names_each_mistake():
     worst = 0.0  # the largest relative error of the rms over every seed and layer
     for seed in SEEDS:

@@ -27,7 +27,6 @@ SEEDS = range(250)
 CLIPS = (2.0, 2.5, 3.0)
 
 
-
 def _measured(noise: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """What the check measures: (x + noise) - x, with x and the output in float32."""
     return (x + noise).double() - x.double()
