@@ -1,9 +1,10 @@
 """The course's website: ``python -m helpers site --out DIR`` (``helpers/site.py``).
 
-The site is built once for this module, in a subprocess and timed; the tests read its
-files, and the browser test (marker ``browser``) opens it in Chromium from a local HTTP
-server. Without the site's tools (``pip install -r requirements-site.txt``) the module is
-skipped, except under ``CI=true``, where it fails.
+The site is built once for this module, in a subprocess that may not use the network
+(so the build is proven offline); the tests read its files, and the browser test (marker
+``browser``) opens it in Chromium from a local HTTP server. Without the site's tools
+(``pip install -r requirements-site.txt``) the module is skipped, except under
+``CI=true``, where it fails.
 """
 
 from __future__ import annotations
@@ -47,9 +48,36 @@ OTHER_PAGES = ["index", "instructors", "search", "genindex"]
 WIDGET = re.compile(r"\bwidgets\.|\binteract(ive)?\(")
 
 
-def _run_site(root: Path, out: Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "helpers", "site", "--root", str(root), "--out", str(out)]
+# Run first in the build's process: every attempt to reach the network (a theme or a
+# template fetched at build time, intersphinx) raises, and the build fails with this.
+NO_NETWORK = """
+import socket
+
+def _refuse(*args, **kwargs):
+    raise OSError(f"the site's build tried to use the network: {args[1:3]!r}")
+
+socket.socket.connect = socket.socket.connect_ex = _refuse
+socket.getaddrinfo = socket.create_connection = _refuse
+"""
+
+
+def _offline(code: str, *argv: str) -> subprocess.CompletedProcess:
+    """Run ``code`` with ``argv`` in a fresh Python with the network refused."""
+    command = [sys.executable, "-c", NO_NETWORK + code, *argv]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def _run_site(root: Path, out: Path) -> subprocess.CompletedProcess:
+    """``python -m helpers site --root ROOT --out OUT``, offline."""
+    run_helpers = "import runpy; runpy.run_module('helpers', run_name='__main__', alter_sys=True)"
+    return _offline(run_helpers, "site", "--root", str(root), "--out", str(out))
+
+
+def test_the_build_runs_without_the_network():
+    """The guard the site is built under bites: a request for a page fails with it."""
+    run = _offline("import urllib.request; urllib.request.urlopen('http://127.0.0.1:9/')")
+    assert run.returncode != 0
+    assert "the site's build tried to use the network" in run.stderr, run.stderr
 
 
 @pytest.fixture(scope="module")
