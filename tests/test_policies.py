@@ -104,3 +104,38 @@ def test_the_repository_is_self_contained():
         text = path.read_text(encoding="utf-8", errors="ignore")
         found += [f"{name}: {m.group(0)}" for m in outside.finditer(text)]
     assert found == []
+
+
+def test_every_workflow_runs_what_the_repository_has():
+    """The GitHub workflows parse, and every course command they run exists here: a
+    script they call, a requirements file they install, a ``python -m helpers``
+    subcommand (a renamed one would break them where no test runs them)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    problems, subcommands = [], set()
+    for path in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert {"name", "on", "jobs"} <= set(workflow), path.name
+        runs = [
+            step["run"]
+            for job in workflow["jobs"].values()
+            for step in job.get("steps", [])
+            if "run" in step
+        ]
+        for command in runs:
+            for script in re.findall(r"(?<![\w/])\./(\S+)", command):
+                if not (ROOT / script).is_file():
+                    problems.append(f"{path.name}: ./{script} is missing")
+            for requirements in re.findall(r"-r\s+(\S+)", command):
+                if not (ROOT / requirements).is_file():
+                    problems.append(f"{path.name}: {requirements} is missing")
+            subcommands |= {(path.name, sub) for sub in re.findall(r"-m helpers (\w+)", command)}
+    for name, sub in sorted(subcommands):
+        command = [sys.executable, "-m", "helpers", sub, "--help"]
+        if subprocess.run(command, cwd=ROOT, capture_output=True).returncode != 0:
+            problems.append(f"{name}: python -m helpers {sub} does not exist")
+    assert subcommands, "no workflow runs python -m helpers"
+    assert problems == []
