@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 import threading
 import urllib.error
 import urllib.request
@@ -261,6 +262,34 @@ def test_build_fails_on_a_broken_link_or_a_missing_image(tmp_path):
     assert "99_missing_exercise" in run.stderr
     assert "missing_figure.png" in run.stderr
     assert "error: the site's build failed" in run.stderr
+
+
+def test_build_fails_on_a_notebook_left_out_of_the_table_of_contents(tmp_path):
+    """The whole course, with lesson 02 left out of the start page's table of contents
+    (built in a process of its own, as ``python -m helpers site`` runs)."""
+    assert not MISSING
+    leave_out = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+
+        import helpers.site
+
+        index_page = helpers.site._index_page
+
+        def without_lesson_02(root, pages):
+            kept = {{f: [d for d in docs if d != {LESSONS[1]!r}] for f, docs in pages.items()}}
+            return index_page(root, kept)
+
+        helpers.site._index_page = without_lesson_02
+        sys.exit(helpers.site.main(Path(sys.argv[1]), Path(sys.argv[2]), ""))
+        """
+    )
+    run = _offline(leave_out, str(ROOT), str(tmp_path / "out"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "02_containers.ipynb: WARNING: document isn't included in any toctree" in run.stderr
+    assert "error: the site's build failed" in run.stderr
+    assert not (tmp_path / "out").exists(), "a failed build left a site behind"
 
 
 # -- in a browser -------------------------------------------------------------------------------
