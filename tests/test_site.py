@@ -191,6 +191,21 @@ def test_widget_notes(site, doc):
     assert _html(site, doc).count("widget-note") == _widget_cells(doc)
 
 
+@pytest.mark.parametrize("doc", LESSONS)
+def test_every_widget_has_a_static_figure_just_before_it(doc):
+    """A static page cannot run a widget: what it shows instead is a figure drawn by one of
+    the three cells before the widget's cell."""
+    cells = _notebook(doc).cells
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and not cell.outputs and WIDGET.search(cell.source):
+            before = cells[max(index - 3, 0) : index]
+            assert any(
+                any(mime.startswith("image/") for mime in output.get("data", {}))
+                for c in before
+                for output in c.get("outputs", [])
+            ), f"{doc}: no figure just before the widget in cell {index}"
+
+
 def test_widget_cells_are_found():
     """Lessons 01, 05, 06 and 07 end a section with a widget (the notes' test is not empty)."""
     assert all(_widget_cells(f"notebooks/{name}") for name in ("01_module", "05_hooks"))
