@@ -99,15 +99,9 @@ class CheckResult:
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(self.message)
 
-    def _repr_html_(self) -> str:
-        """The report as HTML that reads well in JupyterLab, Notebook 7 and VS Code.
-
-        A coloured bold headline; the facts in a two-column grid, so that a wrapped line
-        keeps its indent; passed probes folded into a ``<details>``; words never broken in
-        the middle (front ends style output areas with ``word-break: break-all``).
-        """
-        esc = html.escape
-        colour = _COLOURS[self.status]
+    def html_rows(self) -> list[tuple[str, str]]:
+        """The (label, text) rows of the HTML report's grid, in order: probe, expected,
+        got, the facts (no label), hint, and what the code printed (when not passed)."""
         rows: list[tuple[str, str]] = []
         if self.probe:
             rows.append(("Probe", self.probe))
@@ -120,10 +114,21 @@ class CheckResult:
             rows.append(("Hint", self.hint))
         if self.printed and not self.passed:
             rows.append(("Printed", self.printed))
+        return rows
+
+    def _repr_html_(self) -> str:
+        """The report as HTML that reads well in JupyterLab, Notebook 7 and VS Code.
+
+        A coloured bold headline; the facts in a two-column grid, so that a wrapped line
+        keeps its indent; passed probes folded into a ``<details>``; words never broken in
+        the middle (front ends style output areas with ``word-break: break-all``).
+        """
+        esc = html.escape
+        colour = _COLOURS[self.status]
         grid = "".join(
             f'<div style="{_LABEL_CSS}">{esc(label)}</div>'
             f'<div style="{_VALUE_CSS}">{_code_spans(value)}</div>'
-            for label, value in rows
+            for label, value in self.html_rows()
         )
         body = f'<div style="{_GRID_CSS}">{grid}</div>' if grid else ""
         if self.passed and self.probes_passed:

@@ -50,6 +50,8 @@ INSTALL_HINT = (
 )
 ON_PURPOSE = "raises-on-purpose"  # a cell tag: this cell shows an error or stderr on purpose
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Moving a control that got no answer at all: after how many seconds, how many times.
+SILENCE, RETRIES = 20, 2
 STATUS_COLOURS = {  # helpers.grading._COLOURS as the browser reports them
     "pass": "rgb(26, 127, 55)",
     "fail": "rgb(207, 34, 46)",
@@ -336,7 +338,8 @@ _IDLE_AND_SETTLED = (
 )
 
 # What a learner sees in each cell: its source and tags, the outputs the kernel sent (the
-# model) and what the page rendered for them.
+# model) and what the page rendered for them. Texts are read with textContent: JupyterLab
+# does not draw cells off the screen (content-visibility), and innerText is '' there.
 _CELLS = (
     "(path) => {"
     + _PANEL
@@ -358,7 +361,7 @@ _CELLS = (
         info.rendered = area ? Array.from(area.children).map(child => {
             const out = child.querySelector(':scope > .jp-OutputArea-output');
             return out ? {mime: out.getAttribute('data-mime-type'),
-                          text: out.innerText.slice(0, 300),
+                          text: out.textContent.slice(0, 300),
                           widget: !!out.querySelector('.jupyter-widgets'),
                           controls: out.querySelectorAll(
                               '.widget-slider, .widget-toggle-buttons, .widget-dropdown, '
@@ -366,8 +369,8 @@ _CELLS = (
         }) : [];
         info.stderr = Array.from(cell.node.querySelectorAll(
             '[data-mime-type="application/vnd.jupyter.stderr"]')).map(
-            e => e.innerText.slice(0, 500));
-        info.text = area ? area.innerText.slice(0, 5000) : '';
+            e => e.textContent.slice(0, 500));
+        info.text = area ? area.textContent.slice(0, 5000) : '';
         return info;
     });
 }"""
@@ -387,22 +390,28 @@ _FINGERPRINT = """(element) => {
                            characterData: true});
     }
     const images = Array.from(out.querySelectorAll('img')).map(img => img.src).join(' ');
-    const text = out.innerText + '|' + images;
+    const text = out.textContent + '|' + images;
     let hash = 0;
     for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) | 0;
     return {hash: String(hash) + ':' + text.length, filled: text.length > 1,
             mutations: out.__watch.count, quiet: performance.now() - out.__watch.last};
 }"""
 
+# What a widget's output shows on stderr: a traceback of its function, or a warning.
+_WIDGET_STDERR = """(element) => Array.from(element.querySelectorAll(
+    '.widget-output [data-mime-type="application/vnd.jupyter.stderr"]'))
+    .map(e => e.textContent.trim().slice(-2000))"""
+
 # The texts of a widget's controls that the page cuts short (a button label or a
 # description ending in "..." because its box is too narrow for it).
 _CLIPPED = """(element) => Array.from(
     element.querySelectorAll('button, .widget-label, .widget-readout, .widget-inline-hbox label'))
     .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
-    .map(e => e.innerText.trim())"""
+    .map(e => e.textContent.trim())"""
 
-# The check box's look and every word of it that the page broke across two lines (a word
-# wider than its line may wrap; any other split is a word broken in the middle).
+# The check box's look, every word of it that the page broke across two lines (a word
+# wider than its line may wrap; any other split is a word broken in the middle) and every
+# part whose text is wider than its place.
 _BOX = """(box) => {
     const style = getComputedStyle(box);
     const headline = box.firstElementChild;
@@ -430,6 +439,10 @@ _BOX = """(box) => {
             if (tops.size > 1 && wide < width) broken.push(match[0]);
         }
     }
+    // Text wider than its place: shown past the box's edge, or cut off.
+    const overflowing = [box, ...(grid ? Array.from(grid.children) : [])]
+        .filter(e => e.scrollWidth > e.clientWidth + 1)
+        .map(e => e === box ? 'the box' : e.innerText.trim().slice(0, 60));
     const tops = new Set();
     const all = document.createRange();
     all.selectNodeContents(box);
@@ -445,6 +458,7 @@ _BOX = """(box) => {
         borderLeft: style.borderLeftWidth + ' ' + style.borderLeftColor,
         paddingLeft: style.paddingLeft,
         broken,
+        overflowing,
         lines: tops.size,
     };
 }"""
@@ -487,6 +501,8 @@ def box_problems(info: dict) -> list[str]:
         problems.append("the box has no padding")
     if info["broken"]:
         problems.append(f"words broken across lines: {info['broken'][:5]}")
+    if info["overflowing"]:
+        problems.append(f"text wider than the box: {info['overflowing'][:5]}")
     return problems
 
 
@@ -588,7 +604,15 @@ class Notebook:
                     problems.append(f"{where} wrote to stderr")
             problems += [f"{where} shows stderr: {text[:200]!r}" for text in cell["stderr"]]
             problems += widget_problems(cell, where)
-        return problems
+        return [f"a dialog is open: {text!r}" for text in self.dialogs()] + problems
+
+    def dialogs(self) -> list[str]:
+        """The text of every dialog over the page: the kernel died ("appears to have
+        died"), a file could not be opened, ..."""
+        return self.page.evaluate(
+            "() => Array.from(document.querySelectorAll('.jp-Dialog'),"
+            " d => d.textContent.replace(/\\s+/g, ' ').trim().slice(0, 200))"
+        )
 
     def widget_views(self) -> list:
         """The top-level widget outputs, in notebook order (playwright locators)."""
@@ -610,8 +634,9 @@ class Notebook:
         note(f"screenshot {name} {time.monotonic() - start:.2f} s")
         return path
 
-    def screenshot_figures(self) -> list[Path]:
-        """Every figure the notebook drew (outside widgets), one file each."""
+    def screenshot_figures(self) -> list[str]:
+        """Save every figure the notebook drew (outside widgets), one file each; return
+        the figures the page could not draw (an image that did not load)."""
         figures = self.page.evaluate(
             "(path) => {"
             + _PANEL
@@ -623,15 +648,25 @@ class Notebook:
         }""",
             self.path,
         )
-        paths = []
+        problems = []
         for index, k in figures:
-            image = self.cell(index).locator(
-                ".jp-Cell-outputArea > .jp-OutputArea-child > "
-                ".jp-OutputArea-output[data-mime-type^='image/']"
+            image = (
+                self.cell(index)
+                .locator(
+                    ".jp-Cell-outputArea > .jp-OutputArea-child > "
+                    ".jp-OutputArea-output[data-mime-type^='image/']"
+                )
+                .nth(k)
             )
-            paths.append(self.screenshot(image.nth(k), f"cell{index:02d}-figure{k + 1}"))
+            image.scroll_into_view_if_needed()
+            drawn = "(e) => { const img = e.querySelector('img');"
+            drawn += " return !img || (img.complete && img.naturalWidth > 0); }"
+            if image.evaluate(drawn):
+                self.screenshot(image, f"cell{index:02d}-figure{k + 1}")
+            else:
+                problems.append(f"cell {index}: figure {k + 1} did not load")
             self.tick()
-        return paths
+        return problems
 
     def kernel_idle(self) -> bool:
         return bool(
@@ -643,16 +678,20 @@ class Notebook:
             )
         )
 
-    def exercise_widget(self, view, label: str, timeout: float = 180) -> list[str]:
+    def exercise_widget(
+        self, view, label: str, timeout: float = 180, silence: float = SILENCE
+    ) -> list[str]:
         """Move every control of one widget and check that its output changes each time;
         screenshot it before and after each move. Returns what went wrong (also a
-        widget with controls of which none could be moved, and a control whose label or
-        value is cut short)."""
+        widget with controls of which none could be moved, a control whose label or value
+        is cut short, and an output that shows an error or stderr)."""
         problems = []
         view.evaluate(_FINGERPRINT)  # starts watching the output area
         self.screenshot(view, f"{label}-initial")
         if clipped := view.evaluate(_CLIPPED):
             problems.append(f"{label}: text cut short: {clipped}")
+        if errors := view.evaluate(_WIDGET_STDERR):
+            problems.append(f"{label} shows an error or stderr: {_last_line(errors[0])!r}")
         moves = 0
         controls = list(_controls(view))
         for control in controls:
@@ -661,26 +700,66 @@ class Notebook:
             if description is None:
                 continue
             moves += 1
-            deadline = time.monotonic() + timeout
-            while True:
-                self.tick()
-                time.sleep(0.1)
-                now = view.evaluate(_FINGERPRINT)
-                touched = now["mutations"] > before["mutations"] and now["quiet"] > 300
-                if touched and self.kernel_idle():
-                    if now["hash"] != before["hash"] and now["filled"]:
-                        break
-                    if now["quiet"] > 1500:  # ran, and shows what it showed before
-                        problems.append(f"{label}: {description} did not change its output")
-                        break
-                if time.monotonic() > deadline:
-                    problems.append(f"{label}: {description} did not change its output")
-                    break
+            problem = self._await_new_output(view, control, before, description, timeout, silence)
+            if problem:
+                problems.append(f"{label}: {problem}")
             note(f"moved {description}")
             self.screenshot(view, f"{label}-{moves}-{_slug(description)}")
+            if errors := view.evaluate(_WIDGET_STDERR):
+                problems.append(
+                    f"{label}: after {description}, it shows an error or stderr: "
+                    f"{_last_line(errors[0])!r}"
+                )
         if controls and not moves:
             problems.append(f"{label}: none of its {len(controls)} controls could be moved")
         return problems
+
+    def _await_new_output(
+        self,
+        view,
+        control: _Control,
+        before: dict,
+        description: str,
+        timeout: float,
+        silence: float,
+    ) -> str | None:
+        """Wait until the widget's output shows something other than ``before`` (what it
+        showed before ``description``) and the kernel is idle; None, or what went wrong.
+
+        Under load, a widget's change now and then gets no answer at all (ipywidgets
+        race: https://github.com/jupyter-widgets/ipywidgets/issues/1722): after
+        ``silence`` seconds without any change to the output, the control is moved again,
+        as a learner would, at most ``RETRIES`` times. A widget that answers with what it
+        showed before fails at once; one that never answers fails after the retries."""
+        mark, moved_at, retries = before, time.monotonic(), 0
+        deadline = moved_at + timeout
+        while True:
+            self.tick()
+            time.sleep(0.1)
+            now = view.evaluate(_FINGERPRINT)
+            answered = now["mutations"] > mark["mutations"] and now["quiet"] > 300
+            again = False
+            if answered and self.kernel_idle():
+                if now["hash"] != before["hash"] and now["filled"]:
+                    return None
+                if now["quiet"] > 1500:  # ran, and shows what it showed before
+                    if not retries:
+                        return f"{description} did not change its output"
+                    again = retries < RETRIES  # moved back to the first value: once more
+            elif now["mutations"] == mark["mutations"] and time.monotonic() - moved_at > silence:
+                again = retries < RETRIES and self.kernel_idle()
+            if again:
+                retries += 1
+                note(f"no new output after {description}: moved it again ({retries})")
+                control.move()
+                mark, moved_at = now, time.monotonic()
+            if time.monotonic() > deadline:
+                return (
+                    f"{description} did not change its output in {timeout:g} s, moved "
+                    f"{retries + 1} times ({now['mutations'] - before['mutations']} changes, "
+                    f"the last {now['quiet']:.0f} ms ago; kernel idle: {self.kernel_idle()}; "
+                    f"the same text: {now['hash'] == before['hash']})"
+                )
 
     # -- exercises: a learner types into a cell and runs it
 
@@ -723,26 +802,35 @@ class Notebook:
         with its cells shown."""
         name = Path(target).name
         index = next(
-            c["index"]
-            for c in self.cells(source)
-            if c["type"] == "markdown" and f"{name})" in c["source"]
+            (
+                c["index"]
+                for c in self.cells(source)
+                if c["type"] == "markdown" and f"{name})" in c["source"]
+            ),
+            None,
         )
+        if index is None:
+            raise AssertionError(f"{source}: no Markdown link to {name}")
         cell = self.cell(index, source)
         cell.scroll_into_view_if_needed()  # links resolve when shown
         link = cell.locator(f"a[href*='/{name}?'], a[href$='/{name}']").first
+        href = link.get_attribute("href")
         link.click()
-        self.wait_for(
-            """(target) => {
-                const w = window.jupyterapp.shell.currentWidget;
-                return !!w && !!w.context && w.context.path === target && w.context.isReady
-                    && !w.isHidden && w.content.widgets.length > 0
-                    && !!w.content.widgets[0].node.querySelector(
-                        '.jp-RenderedMarkdown, .cm-content');
-            }""",
-            target,
-            timeout,
-            f"{target} to open",
-        )
+        try:
+            self.wait_for(
+                """(target) => {
+                    const w = window.jupyterapp.shell.currentWidget;
+                    return !!w && !!w.context && w.context.path === target
+                        && w.context.isReady && !w.isHidden && w.content.widgets.length > 0
+                        && !!w.content.widgets[0].node.querySelector(
+                            '.jp-RenderedMarkdown, .cm-content');
+                }""",
+                target,
+                timeout,
+                f"{target} to open",
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc} (the link: {href!r}; dialogs: {self.dialogs()})") from None
 
     def active_path(self) -> str:
         return self.page.evaluate(
@@ -756,6 +844,11 @@ _WORKSPACES = itertools.count(1)
 def _first_line(source: str) -> str:
     line = next((ln for ln in source.splitlines() if ln.strip()), "")
     return line[:60]
+
+
+def _last_line(text: str) -> str:
+    """The last non-empty line (of a traceback: the exception), at most 200 characters."""
+    return next((ln.strip() for ln in reversed(text.splitlines()) if ln.strip()), "")[:200]
 
 
 def _slug(text: str) -> str:

@@ -50,13 +50,16 @@ def solution01(solution01_session) -> dict:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run kernel-bound work first, longest first: lessons, exercise runs (marked
-    ``kernel``), solutions, then everything else. pytest-xdist hands out work in this
-    order (``--dist loadscope --no-loadscope-reorder``): a notebook's cells, a test
-    module's functions and a test class's methods each go to one worker."""
+    """Run kernel-bound work first, longest first: the browser tests (one long module,
+    which then runs beside everything else), lessons, exercise runs (marked ``kernel``),
+    solutions, then everything else. pytest-xdist hands out work in this order
+    (``--dist loadscope --no-loadscope-reorder``): a notebook's cells, a test module's
+    functions and a test class's methods each go to one worker."""
 
     def rank(item: pytest.Item) -> int:
         folder = Path(str(item.path)).parent.name
+        if item.get_closest_marker("browser"):
+            return -1
         if folder == "notebooks":
             return 0
         if item.get_closest_marker("kernel"):

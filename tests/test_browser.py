@@ -2,14 +2,15 @@
 
 nbval proves that the code prints what the notebook shows; these tests look at what the
 page shows. For each notebook: Run All, then no cell may show an error or stderr (except
-cells tagged ``raises-on-purpose``); every widget is drawn as controls with no label cut
-short, and moving each control changes its output; in exercises, a wrong answer typed
-into a stub gets the check's failure box (headline and hint, no word broken across
-lines) and the reference answer gets a pass; each lesson's link opens its exercise and
-the exercise's link leads back. Every figure, widget and check box is saved as a
-screenshot (tests/browser_output/screenshots/, or $BROWSER_SCREENSHOTS). Lesson 01 is
-also opened in Notebook 7. Two tests of the tests break widgets and a check box's style
-on purpose and prove the detectors see it.
+cells tagged ``raises-on-purpose``), no dialog may be open and every figure must load;
+every widget is drawn as controls with no label cut short, and moving each control
+changes its output without an error; in exercises, a wrong answer typed into a stub gets
+the check's failure box (every row as the check reports it, no word broken across lines,
+no text wider than the box) and the reference answer gets a pass; each lesson's link
+opens its exercise and the exercise's link leads back. Every figure, widget and check
+box is saved as a screenshot (tests/browser_output/screenshots/, or
+$BROWSER_SCREENSHOTS). Lesson 01 is also opened in Notebook 7. Three tests of the tests
+break each of these on purpose and prove the detectors see it.
 
 Notebooks run a few at a time while the tests look at those already done
 (``browser_support.Pool``); one server and one browser serve the whole module, and the
@@ -138,15 +139,20 @@ def lab(request):
         assert left == [], f"still running or listening after the browser tests: {left}"
 
 
-# -- the tests of the tests: a broken widget and an unstyled check box must be reported ----
+# -- the tests of the tests: what each detector must report -------------------------------
+
+# Two screens of text: the cells before it are off the screen once Run All has scrolled to
+# the end, where JupyterLab does not draw them (the detectors must still read them).
+FILLER = nbformat.v4.new_markdown_cell("\n\n".join(f"Filler line {k}." for k in range(60)))
 
 
 def scratch_path(name: str) -> str:
     return (SCRATCH / f"{name}.ipynb").relative_to(ROOT).as_posix()
 
 
-def scratch_notebooks() -> dict[str, list[str]]:
-    """The code cells of the notebooks that the tests of the tests serve."""
+def scratch_notebooks() -> dict[str, list]:
+    """The cells of the notebooks that the tests of the tests serve (a string is a code
+    cell)."""
     wrong, _ = mistake_source("01.residual", "ResidualForgetsSkip")
     return {
         "broken_widgets": [
@@ -163,27 +169,54 @@ def scratch_notebooks() -> dict[str, list[str]]:
             # without the widget manager shows)
             "display({'text/plain': \"VBox(children=(IntSlider(value=1, description='n'),))\"}, "
             "raw=True)",
-            # 4: a working widget, for contrast
+            FILLER,  # 4
+            # 5: a working widget, for contrast
             "m = widgets.IntSlider(value=1, min=0, max=5, description='m')\n"
             "out = widgets.interactive_output(lambda m: print('m is', m), {'m': m})\n"
             "display(widgets.VBox([m, out]))",
-            # 5: buttons too narrow for their labels (shown as "SGD + mo...")
+            # 6: buttons too narrow for their labels (shown as "SGD + mo...")
             "b = widgets.ToggleButtons(options=['SGD', 'SGD + momentum'], "
             "style={'button_width': '60px'})\n"
             "out = widgets.interactive_output(lambda b: print('b is', b), {'b': b})\n"
             "display(widgets.VBox([b, out]))",
+            # 7: a control that nothing listens to
+            "q = widgets.ToggleButtons(options=['on', 'off'])\n"
+            "display(widgets.VBox([q, widgets.Output()]))",
+            # 8: a function that raises for one value of its control
+            "def show(mode):\n"
+            "    if mode == 'eval':\n"
+            "        raise ValueError('broken on purpose')\n"
+            "    print('mode is', mode)\n\n\n"
+            "r = widgets.ToggleButtons(options=['train', 'eval'])\n"
+            "out = widgets.interactive_output(show, {'mode': r})\n"
+            "display(widgets.VBox([r, out]))",
         ],
         "unstyled_box": [
             "import torch\nfrom torch import nn\n\nimport helpers.grading as grading\n"
-            "from helpers.grading import run_check\n\nstyle = grading._BOX_CSS",
+            "from helpers.grading import run_check\n\n"
+            "style, value = grading._BOX_CSS, grading._VALUE_CSS",
             wrong,
             # 2: the box's inline style emptied
             'grading._BOX_CSS = ""\nrun_check("01.residual", globals())',
             # 3: words allowed to break anywhere, as some front ends style output areas
             'grading._BOX_CSS = style.replace("word-break: normal", "word-break: break-all")\n'
             'run_check("01.residual", globals())',
-            # 4: restored
-            'grading._BOX_CSS = style\nrun_check("01.residual", globals())',
+            # 4: values that never wrap: long lines run past the box
+            'grading._BOX_CSS = style\ngrading._VALUE_CSS = "white-space: pre; min-width: 0;"\n'
+            'run_check("01.residual", globals())',
+            # 5: restored
+            'grading._VALUE_CSS = value\nrun_check("01.residual", globals())',
+        ],
+        "broken_outputs": [
+            "print('the kernel runs')",
+            # 1: a figure whose image data is not an image
+            "from IPython.display import display\n"
+            "display({'image/png': 'bm90IGFuIGltYWdl', 'text/plain': '<Figure>'}, raw=True)",
+            FILLER,  # 2
+            # 3: the kernel dies
+            "import os\n\nos._exit(1)",
+            # 4: never runs
+            "print('after the kernel died')",
         ],
     }
 
@@ -191,8 +224,10 @@ def scratch_notebooks() -> dict[str, list[str]]:
 def write_scratch_notebooks() -> None:
     """Write them into the served scratch folder (removed after the tests)."""
     SCRATCH.mkdir(parents=True, exist_ok=True)
-    for name, sources in scratch_notebooks().items():
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    for name, cells in scratch_notebooks().items():
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(c) if isinstance(c, str) else c for c in cells]
+        )
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
         nbformat.write(nb, SCRATCH / f"{name}.ipynb")
 
@@ -200,12 +235,14 @@ def write_scratch_notebooks() -> None:
 SCRATCH_TESTS = {
     "test_detectors_see_a_broken_widget": "broken_widgets",
     "test_detectors_see_an_unstyled_check_box": "unstyled_box",
+    "test_detectors_see_a_broken_figure_and_a_dead_kernel": "broken_outputs",
 }
 
 
 def test_detectors_see_a_broken_widget(lab):
-    """A widget whose model is missing, a widget shown as text, a widget whose output
-    ignores its control and buttons too narrow for their labels are each reported; a
+    """A widget whose model is missing and a widget shown as text (both off the screen),
+    a widget whose output ignores its control, buttons too narrow for their labels, a
+    control nothing listens to and a widget whose function raises are each reported; a
     working widget is not."""
     nb = lab.wait(scratch_path("broken_widgets"))
     try:
@@ -213,7 +250,7 @@ def test_detectors_see_a_broken_widget(lab):
         assert {int(p.split()[1]) for p in problems} == {2, 3}, problems
         assert any(p.startswith("cell 2") and "not as a control" in p for p in problems), problems
         assert any(p.startswith("cell 3") and "shows as text" in p for p in problems), problems
-        constant, working, narrow = nb.widget_views()
+        constant, working, narrow, silent, raising = nb.widget_views()
         (problem,) = nb.exercise_widget(constant, "broken-constant")
         assert re.fullmatch(
             r"broken-constant: slider n from 1 to \d did not change its output", problem
@@ -222,28 +259,54 @@ def test_detectors_see_a_broken_widget(lab):
         assert nb.exercise_widget(narrow, "broken-narrow") == [
             "broken-narrow: text cut short: ['SGD + momentum']"
         ]
+        # moved again twice after 3 s without an answer, then given up
+        (problem,) = nb.exercise_widget(silent, "broken-silent", timeout=12, silence=3)
+        assert problem.startswith(
+            "broken-silent: button off did not change its output in 12 s, moved 3 times (0 changes"
+        ), problem
+        (problem,) = nb.exercise_widget(raising, "broken-raises")
+        assert problem.startswith("broken-raises: after button eval, it shows an error"), problem
+        assert "broken on purpose" in problem, problem
     finally:
         lab.release(nb)
 
 
 def test_detectors_see_an_unstyled_check_box(lab):
     """The same failing check shown with the box's inline style emptied in the kernel
-    (``helpers.grading._BOX_CSS = ""``), with ``word-break: break-all``, and restored: the
-    first two are reported, the third is not."""
+    (``helpers.grading._BOX_CSS = ""``), with ``word-break: break-all``, with values that
+    never wrap, and restored: the first three are reported, the last is not."""
     nb = lab.wait(scratch_path("unstyled_box"))
     try:
         nb.page.set_viewport_size({"width": 760, "height": 900})  # long lines wrap
         assert nb.output_problems() == []
-        unstyled, breaking, restored = nb.check_box(2), nb.check_box(3), nb.check_box(4)
-        for index, label in ((2, "unstyled"), (3, "break-all"), (4, "restored")):
+        boxes = {label: nb.check_box(index) for index, label in SCRATCH_BOXES.items()}
+        for index, label in SCRATCH_BOXES.items():
             nb.screenshot(nb.cell(index).locator(".inside-nn-module-check"), label)
+        unstyled, breaking, unwrapped, restored = boxes.values()
         assert min(unstyled.lines, breaking.lines, restored.lines) > 2, "they must wrap"
-        assert unstyled.status == breaking.status == restored.status == "fail"
+        assert {box.status for box in boxes.values()} == {"fail"}
         assert any(p.startswith("overflow-wrap: normal") for p in unstyled.problems), unstyled
         assert "the box has no padding" in unstyled.problems, unstyled
         assert any(p.startswith("words broken across lines") for p in breaking.problems), breaking
         assert any(p.startswith("word-break: break-all") for p in breaking.problems), breaking
+        assert any(p.startswith("text wider than the box") for p in unwrapped.problems), unwrapped
         assert restored.problems == []
+    finally:
+        lab.release(nb)
+
+
+SCRATCH_BOXES = {2: "unstyled", 3: "break-all", 4: "no-wrap", 5: "restored"}
+
+
+def test_detectors_see_a_broken_figure_and_a_dead_kernel(lab):
+    """An image that does not load is reported by the figures' screenshots; a kernel that
+    dies by the dialog JupyterLab shows, and the cells it never ran."""
+    nb = lab.wait(scratch_path("broken_outputs"))
+    try:
+        problems = nb.output_problems(settle=5)
+        assert any(p.startswith("a dialog is open") and "died" in p for p in problems), problems
+        assert any(p.startswith("cell 4") and p.endswith("did not run") for p in problems)
+        assert nb.screenshot_figures() == ["cell 1: figure 1 did not load"]
     finally:
         lab.release(nb)
 
@@ -257,7 +320,7 @@ def test_lesson(lab, name):
     try:
         assert nb.output_problems() == []
         note(f"{name}: outputs checked")
-        nb.screenshot_figures()
+        assert nb.screenshot_figures() == []
         note(f"{name}: figures saved")
         problems = []
         for k, view in enumerate(nb.widget_views(), start=1):
@@ -373,7 +436,10 @@ def test_exercise(lab, name):
         nb.screenshot(nb.cell(stub + 1).locator(".inside-nn-module-check"), f"{task_id}-wrong")
         assert box.status == "fail"
         assert box.headline == f"✗ {task_id}: {strip_code(expected.headline)}"
-        assert strip_code(box.row("Hint") or "") == strip_code(expected.hint)
+        # Every row as the check reports it: probe, expected, got, facts and hint.
+        shown = [(label, strip_code(value)) for label, value in box.rows]
+        assert shown == [(label, strip_code(value)) for label, value in expected.html_rows()]
+        assert box.row("Hint"), "the failure box has no hint"
         assert box.problems == []
 
         box = run_typed(nb, stub, reference_source(notebook, task_id))
