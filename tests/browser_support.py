@@ -370,7 +370,6 @@ _CELLS = (
         info.stderr = Array.from(cell.node.querySelectorAll(
             '[data-mime-type="application/vnd.jupyter.stderr"]')).map(
             e => e.textContent.slice(0, 500));
-        info.text = area ? area.textContent.slice(0, 5000) : '';
         return info;
     });
 }"""
